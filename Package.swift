@@ -1,0 +1,31 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// One target per part; see Docs/Architecture.md for the module graph.
+// Nothing lower imports anything higher: Tensor <- Autograd <- (Layers, Metrics, ...) <- Pinpoint.
+let package = Package(
+    name: "Pinpoint",
+    products: [
+        .library(name: "PinpointTensor", targets: ["PinpointTensor"]),
+    ],
+    targets: [
+        // System libraries. Debian's OpenBLAS keeps its pkg-config file off the default path on
+        // some installs; the module map links `openblas` directly and `cblas.h` is on the
+        // standard multiarch include path, so the build works with or without pkg-config.
+        .systemLibrary(
+            name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(
+            name: "CJPEG", path: "Sources/CJPEG", pkgConfig: "libjpeg",
+            providers: [.apt(["libjpeg62-turbo-dev"])]),
+        .systemLibrary(
+            name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
+            providers: [.apt(["libpng-dev"])]),
+
+        .target(name: "PinpointTensor", dependencies: ["COpenBLAS"]),
+
+        .testTarget(
+            name: "PinpointTensorTests", dependencies: ["PinpointTensor"],
+            resources: [.copy("Fixtures")]),
+    ]
+)

@@ -1,0 +1,2 @@
+// OpenBLAS's CBLAS interface, plus its thread-count controls (declared in OpenBLAS's cblas.h).
+#include <cblas.h>

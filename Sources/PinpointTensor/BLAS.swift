@@ -1,0 +1,161 @@
+import COpenBLAS
+import Foundation
+
+/// OpenBLAS configuration, applied once before the first GEMM.
+public enum BLAS {
+    /// OpenBLAS's thread count: `OPENBLAS_NUM_THREADS` when set, otherwise the number of cores.
+    public static var threadCount: Int {
+        configure
+        return Int(openblas_get_num_threads())
+    }
+
+    /// Sets OpenBLAS's thread count for all later calls.
+    public static func setThreadCount(_ count: Int) {
+        configure
+        openblas_set_num_threads(Int32(max(1, count)))
+    }
+
+    /// The kernel family OpenBLAS runs (for example "Haswell" or "SkylakeX").
+    public static var coreName: String {
+        configure
+        return String(cString: openblas_get_corename())
+    }
+
+    /// What `configure` changed, for benchmark reports: nil when OpenBLAS's own choice stood.
+    public private(set) nonisolated(unsafe) static var coreSelection: String?
+
+    static let configure: Void = {
+        let environment = ProcessInfo.processInfo.environment
+        if environment["OPENBLAS_CORETYPE"] == nil {
+            selectCoreFromCPUFeatures()
+        }
+        if environment["OPENBLAS_NUM_THREADS"] == nil {
+            openblas_set_num_threads(Int32(ProcessInfo.processInfo.activeProcessorCount))
+        }
+    }()
+
+    /// OpenBLAS 0.3.21 (Debian 12's) does not recognize some virtualized CPUs and falls back to
+    /// its generic Prescott kernels, 3-5x slower than the AVX2 or AVX-512 kernels the CPU can run.
+    /// When that happens, and the user has not chosen a core type, this picks the kernel family
+    /// from the CPU's own feature flags and asks OpenBLAS to re-run its start-up selection with it,
+    /// exactly as if `OPENBLAS_CORETYPE` had been set. A build of OpenBLAS without runtime
+    /// dispatch lacks the two entry points and is left alone.
+    private static func selectCoreFromCPUFeatures() {
+        let detected = String(cString: openblas_get_corename()).lowercased()
+        let modern = ["haswell", "zen", "skylakex", "cooperlake", "sapphirerapids"]
+        guard !modern.contains(detected) else { return }
+        let flags = cpuFlags()
+        let wanted: String
+        if ["avx512f", "avx512bw", "avx512vl", "avx512dq"].allSatisfy(flags.contains) {
+            wanted = "SkylakeX"
+        } else if ["avx2", "fma"].allSatisfy(flags.contains) {
+            wanted = "Haswell"
+        } else {
+            return
+        }
+        // dlsym(nil, ...) is RTLD_DEFAULT on glibc: search every loaded library.
+        guard let quit = dlsym(nil, "gotoblas_dynamic_quit"), let initialize = dlsym(nil, "gotoblas_dynamic_init")
+        else { return }
+        typealias Entry = @convention(c) () -> Void
+        setenv("OPENBLAS_CORETYPE", wanted, 1)
+        unsafeBitCast(quit, to: Entry.self)()
+        unsafeBitCast(initialize, to: Entry.self)()
+        unsetenv("OPENBLAS_CORETYPE")
+        coreSelection = "OpenBLAS detected \(detected); Pinpoint selected \(wanted) from the CPU flags"
+    }
+
+    private static func cpuFlags() -> Set<String> {
+        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("flags") })
+        else { return [] }
+        return Set(line.split(separator: ":").last?.split(separator: " ").map(String.init) ?? [])
+    }
+}
+
+/// A matrix operand as BLAS sees it: a pointer, whether it is transposed, and its leading dimension.
+struct GEMMOperand {
+    let pointer: UnsafePointer<Float>
+    let transposed: Bool
+    let leadingDimension: Int
+}
+
+/// C[m, n] = alpha * op(A)[m, k] * op(B)[k, n] + beta * C, all row-major, C with leading dimension ldc.
+@inline(__always)
+func sgemm(
+    _ a: GEMMOperand, _ b: GEMMOperand, _ c: UnsafeMutablePointer<Float>,
+    m: Int, n: Int, k: Int, ldc: Int, alpha: Float = 1, beta: Float = 0
+) {
+    BLAS.configure
+    if m == 0 || n == 0 { return }
+    if k == 0 {
+        // BLAS leaves C untouched when k == 0 only for beta == 1; make the result defined.
+        for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
+        return
+    }
+    cblas_sgemm(
+        CblasRowMajor, a.transposed ? CblasTrans : CblasNoTrans, b.transposed ? CblasTrans : CblasNoTrans,
+        Int32(m), Int32(n), Int32(k), alpha, a.pointer, Int32(a.leadingDimension),
+        b.pointer, Int32(b.leadingDimension), beta, c, Int32(ldc))
+}
+
+extension Tensor {
+    /// How BLAS can read the last two axes of this tensor in place (plain or transposed), or nil
+    /// when they need a copy first.
+    func gemmLayout() -> (transposed: Bool, leadingDimension: Int)? {
+        let rows = shape[rank - 2], cols = shape[rank - 1]
+        let rs = strides[rank - 2], cs = strides[rank - 1]
+        if (cs == 1 || cols == 1) && (rs >= Swift.max(cols, 1) || rows == 1) {
+            return (false, Swift.max(rows == 1 ? cols : rs, 1))
+        }
+        if (rs == 1 || rows == 1) && (cs >= Swift.max(rows, 1) || cols == 1) {
+            return (true, Swift.max(cols == 1 ? rows : cs, 1))
+        }
+        return nil
+    }
+
+    /// Matrix product over the last two axes (NumPy `matmul`): [..., m, k] x [..., k, n] -> [..., m, n],
+    /// batch axes broadcast. Transposed views go to OpenBLAS as flags, not copies.
+    public func matmul(_ other: Tensor) -> Tensor {
+        precondition(rank >= 2 && other.rank >= 2,
+                     ShapeError.invalid(operation: "matmul", shape: rank < 2 ? shape : other.shape,
+                                        detail: "operands need rank 2 or more").description)
+        let m = shape[rank - 2], k = shape[rank - 1], n = other.shape[other.rank - 1]
+        if other.shape[other.rank - 2] != k {
+            trap(.mismatch(operation: "matmul", expected: [k, n], got: other.shape,
+                           detail: "inner dimensions of \(shape) and \(other.shape) differ"))
+        }
+        let batchShape: [Int]
+        do {
+            batchShape = try Tensor.broadcastShape(Array(shape.dropLast(2)), Array(other.shape.dropLast(2)),
+                                                   operation: "matmul")
+        } catch { trap(error) }
+        let a = gemmLayout() == nil ? contiguous() : self
+        let b = other.gemmLayout() == nil ? other.contiguous() : other
+        let (ta, lda) = a.gemmLayout()!
+        let (tb, ldb) = b.gemmLayout()!
+        let batchCount = elementCount(batchShape)
+        // Offsets of each batch's matrix: broadcast the batch axes with zero strides.
+        let aBatch = Tensor(storage: a.storage, shape: Array(a.shape.dropLast(2)), strides: Array(a.strides.dropLast(2)),
+                            offset: a.offset).broadcastStrides(to: batchShape)
+        let bBatch = Tensor(storage: b.storage, shape: Array(b.shape.dropLast(2)), strides: Array(b.strides.dropLast(2)),
+                            offset: b.offset).broadcastStrides(to: batchShape)
+        var aOffsets = [Int](), bOffsets = [Int]()
+        aOffsets.reserveCapacity(batchCount)
+        bOffsets.reserveCapacity(batchCount)
+        forEachRun(shape: batchShape, strides: [aBatch, bBatch], offsets: [a.offset, b.offset]) { o, st, length, _ in
+            for i in 0..<length {
+                aOffsets.append(o[0] + i * st[0])
+                bOffsets.append(o[1] + i * st[1])
+            }
+        }
+        return withExtendedLifetime((a, b)) {
+            Tensor(shape: batchShape + [m, n]) { out, _ in
+                for batch in 0..<batchCount {
+                    sgemm(GEMMOperand(pointer: a.storage.pointer + aOffsets[batch], transposed: ta, leadingDimension: lda),
+                          GEMMOperand(pointer: b.storage.pointer + bOffsets[batch], transposed: tb, leadingDimension: ldb),
+                          out + batch * m * n, m: m, n: n, k: k, ldc: n)
+                }
+            }
+        }
+    }
+}
