@@ -7,6 +7,7 @@ let package = Package(
     name: "Pinpoint",
     products: [
         .library(name: "PinpointTensor", targets: ["PinpointTensor"]),
+        .library(name: "PinpointAutograd", targets: ["PinpointAutograd"]),
     ],
     targets: [
         // System libraries. Debian's OpenBLAS keeps its pkg-config file off the default path on
@@ -23,9 +24,12 @@ let package = Package(
             providers: [.apt(["libpng-dev"])]),
 
         .target(name: "PinpointTensor", dependencies: ["COpenBLAS"]),
+        .target(name: "PinpointAutograd", dependencies: ["PinpointTensor"]),
 
         .testTarget(
             name: "PinpointTensorTests", dependencies: ["PinpointTensor"],
             resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "PinpointAutogradTests", dependencies: ["PinpointAutograd", "PinpointTensor"]),
     ]
 )

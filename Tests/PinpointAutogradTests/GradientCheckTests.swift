@@ -1,0 +1,203 @@
+import PinpointAutograd
+import PinpointTensor
+import XCTest
+
+/// Every differentiable op's pullback against central differences.
+final class GradientCheckTests: XCTestCase {
+    var rng = SeededGenerator(seed: 2026)
+
+    func random(_ shape: [Int], _ low: Float = -1, _ high: Float = 1) -> Tensor {
+        Tensor.uniform(shape, low: low, high: high, using: &rng)
+    }
+
+    func assertGradients(_ inputs: [Tensor], _ name: String, checker: GradientChecker = GradientChecker(),
+                         file: StaticString = #filePath, line: UInt = #line,
+                         _ f: @escaping ([Traced]) -> Traced) {
+        let report = checker.check(inputs) { x, _ in f(x) }
+        XCTAssertTrue(report.passed, "\(name): \(report)", file: file, line: line)
+    }
+
+    // MARK: The checker itself
+
+    func testTheCheckerRejectsAWrongPullback() {
+        func wrongSquare(_ x: Traced) -> Traced {
+            Traced.record(x.value.square(), inputs: [x], pullback: { g in [g * x.value] })  // should be 2x
+        }
+        let report = GradientChecker().check([random([3, 4])]) { x, _ in wrongSquare(x[0]) }
+        XCTAssertFalse(report.passed)
+        XCTAssertEqual(report.failures.count, 12 - report.skipped)
+    }
+
+    func testTheCheckerRejectsAPullbackThatForgetsAnInput() {
+        func product(_ a: Traced, _ b: Traced) -> Traced {
+            Traced.record(a.value * b.value, inputs: [a, b], pullback: { g in [g * b.value, nil] })
+        }
+        let report = GradientChecker().check([random([5]), random([5])]) { x, _ in product(x[0], x[1]) }
+        XCTAssertFalse(report.passed)
+        XCTAssertTrue(report.failures.allSatisfy { $0.input == 1 })
+    }
+
+    func testTheCheckerFailsWhenItCanOnlySkip() {
+        // |x| sampled at its kink everywhere: nothing can be checked, so nothing is proven.
+        let report = GradientChecker().check([Tensor.zeros([6])]) { x, _ in x[0].abs() }
+        XCTAssertEqual(report.checked, 0)
+        XCTAssertFalse(report.passed)
+    }
+
+    func testTheSeedIsResetBeforeEveryEvaluation() {
+        // A stochastic op (a random mask drawn from the generator) checks cleanly only if every
+        // evaluation draws the same mask.
+        let report = GradientChecker().check([random([4, 4])]) { x, rng in
+            x[0] * Tensor.uniform([4, 4], using: &rng).greater(Tensor(Float(0.5)))
+        }
+        XCTAssertTrue(report.passed, "\(report)")
+    }
+
+    // MARK: Arithmetic and math
+
+    func testBroadcastingArithmetic() {
+        let a = random([2, 3, 4]), b = random([3, 1]), bPositive = random([3, 1], 0.5, 2)
+        assertGradients([a, b], "add") { $0[0] + $0[1] }
+        assertGradients([a, b], "subtract") { $0[0] - $0[1] }
+        assertGradients([a, b], "multiply") { $0[0] * $0[1] }
+        assertGradients([a, bPositive], "divide") { $0[0] / $0[1] }
+        assertGradients([a, random([4])], "maximum") { $0[0].maximum($0[1]) }
+        assertGradients([a, random([2, 1, 1])], "minimum") { $0[0].minimum($0[1]) }
+        assertGradients([random([3, 2], 0.5, 2), random([2])], "pow") { $0[0].pow($0[1]) }
+        assertGradients([a], "scalars") { 2 - ($0[0] * 3 + 1) / 4 }
+        assertGradients([bPositive], "scalar over tensor") { 1 / $0[0] }
+        assertGradients([a], "negate") { -$0[0] }
+        let mask = random([2, 3, 4]).greater(Tensor(Float(0)))
+        assertGradients([a, b], "where") { Traced.where(mask, $0[0], $0[1]) }
+    }
+
+    func testUnaryMathAndActivations() {
+        let x = random([3, 5], -3, 3), positive = random([3, 5], 0.2, 3)
+        assertGradients([x], "exp") { $0[0].exp() }
+        assertGradients([positive], "log") { $0[0].log() }
+        assertGradients([positive], "sqrt") { $0[0].sqrt() }
+        assertGradients([x], "square") { $0[0].square() }
+        assertGradients([x], "abs") { $0[0].abs() }
+        assertGradients([x], "tanh") { $0[0].tanh() }
+        assertGradients([x], "sigmoid") { $0[0].sigmoid() }
+        assertGradients([x], "relu") { $0[0].relu() }
+        assertGradients([random([3, 5], -8, 8)], "relu6") { $0[0].relu6() }
+        assertGradients([x], "clipped") { $0[0].clipped(min: -1, max: 1.5) }
+        assertGradients([x], "softmax") { $0[0].softmax() }
+        assertGradients([x], "softmax axis 0") { $0[0].softmax(alongAxis: 0) }
+        assertGradients([x], "logSoftmax") { $0[0].logSoftmax() }
+    }
+
+    // MARK: Reductions
+
+    func testReductions() {
+        let x = random([2, 3, 4])
+        for axes in [nil, [0], [1], [-1], [0, 2], [1, 2]] as [[Int]?] {
+            for keep in [false, true] {
+                let tag = "axes \(String(describing: axes)) keep \(keep)"
+                assertGradients([x], "sum " + tag) { $0[0].sum(alongAxes: axes, keepingDimensions: keep) }
+                assertGradients([x], "mean " + tag) { $0[0].mean(alongAxes: axes, keepingDimensions: keep) }
+                assertGradients([x], "max " + tag) { $0[0].max(alongAxes: axes, keepingDimensions: keep) }
+                assertGradients([x], "min " + tag) { $0[0].min(alongAxes: axes, keepingDimensions: keep) }
+                assertGradients([x], "variance " + tag) { $0[0].variance(alongAxes: axes, keepingDimensions: keep) }
+            }
+        }
+    }
+
+    func testTiedMaximaShareTheGradient() {
+        let tape = GradientTape()
+        let x = tape.watch(Tensor([1, 3, 3, 2]))
+        XCTAssertEqual(tape.gradient(of: x.max(), wrt: [x])[0].scalars, [0, 0.5, 0.5, 0])
+    }
+
+    // MARK: Linear algebra and shaping
+
+    func testMatmul() {
+        assertGradients([random([3, 4]), random([4, 5])], "matmul") { $0[0].matmul($0[1]) }
+        assertGradients([random([2, 3, 4]), random([4, 2])], "batched, broadcast right") { $0[0].matmul($0[1]) }
+        assertGradients([random([2, 1, 3, 4]), random([3, 4, 2])], "batched, broadcast both") { $0[0].matmul($0[1]) }
+        assertGradients([random([4, 3]), random([5, 4])], "transposed views") { $0[0].transposed().matmul($0[1].transposed()) }
+    }
+
+    func testShapingOps() {
+        let x = random([2, 3, 4])
+        assertGradients([x], "reshaped") { $0[0].reshaped([4, 6]) * Tensor((0..<6).map(Float.init)) }
+        assertGradients([x], "flattened") { $0[0].flattened() }
+        assertGradients([x], "permuted") { $0[0].permuted([2, 0, 1]) }
+        assertGradients([x], "transposed") { $0[0].transposed() }
+        assertGradients([x], "expand and squeeze") { $0[0].expandingDimensions(at: 1).squeezed() * 2 }
+        assertGradients([random([3, 1])], "broadcast") { $0[0].broadcast(to: [2, 3, 4]) }
+        assertGradients([x], "sliced with step") { $0[0].sliced(alongAxis: 2, from: 1, to: 4, step: 2) }
+        assertGradients([x], "subscript") { $0[0][index: 1] }
+        assertGradients([x], "padded") { $0[0].padded([(1, 0), (0, 2), (1, 1)], value: 3) }
+        assertGradients([x, random([2, 1, 4])], "concatenate") { Traced.concatenate([$0[0], $0[1]], alongAxis: 1) }
+        assertGradients([x, random([2, 3, 4])], "stack") { Traced.stack([$0[0], $0[1] * 2], alongAxis: 3) }
+        assertGradients([x], "split") {
+            let parts = $0[0].split(sizes: [1, 3], alongAxis: 2)
+            return parts[0] * parts[1].sum(alongAxes: [2], keepingDimensions: true)
+        }
+    }
+
+    // MARK: Convolution and pooling
+
+    func testConvolutionEveryPaddingStrideAndDilation() {
+        var combinations = 0
+        for padding in Padding.allCases {
+            for (h, w) in [(5, 5), (6, 4)] {
+                for strides in [(1, 1), (2, 2), (1, 2)] {
+                    for dilation in [(1, 1), (2, 1)] {
+                        for kernel in [(3, 3), (2, 3), (1, 1)] {
+                            let x = random([2, h, w, 2]), k = random([kernel.0, kernel.1, 2, 3])
+                            guard (try? Conv2DGeometry(inputShape: x.shape, kernelShape: k.shape, strides: strides,
+                                                       padding: padding, dilation: dilation)) != nil else { continue }
+                            assertGradients([x, k], "conv2D \(h)x\(w) k\(kernel) s\(strides) d\(dilation) \(padding)") {
+                                conv2D($0[0], kernel: $0[1], strides: strides, padding: padding, dilation: dilation)
+                            }
+                            combinations += 1
+                        }
+                    }
+                }
+            }
+        }
+        XCTAssertGreaterThanOrEqual(combinations, 60)
+    }
+
+    func testConvolutionInputGradientIsSkippedForConstants() {
+        let tape = GradientTape()
+        let image = Traced(random([1, 4, 4, 2]))
+        let k = tape.watch(random([3, 3, 2, 2]))
+        let y = conv2D(image, kernel: k, padding: .same).sum()
+        XCTAssertEqual(tape.gradient(of: y, wrt: [k])[0].shape, [3, 3, 2, 2])
+    }
+
+    func testPooling() {
+        for padding in Padding.allCases {
+            for (h, w) in [(6, 6), (5, 7)] {
+                for (pool, strides) in [((2, 2), (2, 2)), ((3, 3), (2, 2)), ((3, 2), (1, 1))] {
+                    let x = random([2, h, w, 3])
+                    let tag = "\(h)x\(w) pool \(pool) strides \(strides) \(padding)"
+                    assertGradients([x], "maxPool2D " + tag) { maxPool2D($0[0], poolSize: pool, strides: strides, padding: padding) }
+                    assertGradients([x], "avgPool2D " + tag) { avgPool2D($0[0], poolSize: pool, strides: strides, padding: padding) }
+                }
+            }
+        }
+        assertGradients([random([2, 3, 5, 4])], "globalAvgPool2D") { globalAvgPool2D($0[0]) }
+    }
+
+    func testATwoLayerNetworkEndToEnd() {
+        let x = random([4, 3]), w1 = random([3, 5]), b1 = random([5]), w2 = random([5, 2])
+        assertGradients([w1, b1, w2], "mlp") { p in
+            ((Traced(x).matmul(p[0]) + p[1]).relu().matmul(p[2]).sigmoid() - Tensor(shape: [4, 2], scalars: [0, 1, 1, 0, 0, 1, 1, 0]))
+                .square().mean()
+        }
+    }
+
+    func testAConvNetEndToEnd() {
+        let x = random([2, 8, 8, 3]), k1 = random([3, 3, 3, 4]), k2 = random([3, 3, 4, 4]), w = random([16, 2])
+        assertGradients([k1, k2, w], "conv net") { p in
+            var h = maxPool2D(conv2D(Traced(x), kernel: p[0], padding: .same).relu(), padding: .same)
+            h = maxPool2D(conv2D(h, kernel: p[1], strides: (1, 1), padding: .same).relu(), padding: .same)
+            return h.flattened().matmul(p[2]).sigmoid()
+        }
+    }
+}
