@@ -6,8 +6,14 @@ import PackageDescription
 let package = Package(
     name: "Pinpoint",
     products: [
+        .library(name: "Pinpoint", targets: ["Pinpoint"]),
         .library(name: "PinpointTensor", targets: ["PinpointTensor"]),
         .library(name: "PinpointAutograd", targets: ["PinpointAutograd"]),
+        .executable(name: "pinpoint", targets: ["pinpoint"]),
+        .executable(name: "pinpoint-benchmarks", targets: ["PinpointBenchmarks"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
         // System libraries. Debian's OpenBLAS keeps its pkg-config file off the default path on
@@ -25,6 +31,16 @@ let package = Package(
 
         .target(name: "PinpointTensor", dependencies: ["COpenBLAS"]),
         .target(name: "PinpointAutograd", dependencies: ["PinpointTensor"]),
+        .target(name: "Pinpoint", dependencies: ["PinpointTensor", "PinpointAutograd"]),
+        .executableTarget(
+            name: "pinpoint",
+            dependencies: [
+                "Pinpoint",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .executableTarget(
+            name: "PinpointBenchmarks", dependencies: ["PinpointTensor"],
+            path: "Benchmarks/PinpointBenchmarks"),
 
         .testTarget(
             name: "PinpointTensorTests", dependencies: ["PinpointTensor"],

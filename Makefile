@@ -1,0 +1,28 @@
+# Pinpoint's entry points. `make demo` runs the main job, `make test` the whole suite; both first
+# install the system libraries they need (see Scripts/install-dependencies.sh).
+SWIFT ?= swift
+RELEASE := -c release
+
+.PHONY: demo test bench deps build clean
+
+demo: deps
+	$(SWIFT) build $(RELEASE) --product pinpoint
+	$(SWIFT) run $(RELEASE) --skip-build pinpoint demo
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+# Kernel throughput (GFLOP/s); see Docs/Performance.md. Pass ARGS="--json" for JSON lines.
+bench: deps
+	$(SWIFT) build $(RELEASE) --product pinpoint-benchmarks
+	$(SWIFT) run $(RELEASE) --skip-build pinpoint-benchmarks $(ARGS)
+
+build: deps
+	$(SWIFT) build $(RELEASE)
+
+deps:
+	@sh Scripts/install-dependencies.sh
+
+clean:
+	rm -rf .build

@@ -1,0 +1,9 @@
+import ArgumentParser
+
+@main
+struct PinpointCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pinpoint",
+        abstract: "Bounding-box localization on Linux, in Swift.",
+        subcommands: [Demo.self])
+}
