@@ -2,19 +2,14 @@ import COpenBLAS
 import Foundation
 
 /// OpenBLAS configuration, applied once before the first GEMM.
+///
+/// Pinpoint owns the threads: OpenBLAS runs single-threaded inside Pinpoint's workers, which split
+/// each GEMM by rows or columns and each convolution by chunks of output rows. Measured on this
+/// project's machines (Docs/Performance.md), that beats OpenBLAS's own threading by 10-25% on the
+/// convolution shapes: each worker's im2col buffer stays in its own core's L2, and no OpenBLAS
+/// thread is left spinning on a core that Pinpoint's next loop needs. Set the thread count with
+/// `Parallelism.threadCount` or the `PINPOINT_THREADS` environment variable.
 public enum BLAS {
-    /// OpenBLAS's thread count: `OPENBLAS_NUM_THREADS` when set, otherwise the number of cores.
-    public static var threadCount: Int {
-        configure
-        return Int(openblas_get_num_threads())
-    }
-
-    /// Sets OpenBLAS's thread count for all later calls.
-    public static func setThreadCount(_ count: Int) {
-        configure
-        openblas_set_num_threads(Int32(max(1, count)))
-    }
-
     /// The kernel family OpenBLAS runs (for example "Haswell" or "SkylakeX").
     public static var coreName: String {
         configure
@@ -29,8 +24,13 @@ public enum BLAS {
         if environment["OPENBLAS_CORETYPE"] == nil {
             selectCoreFromCPUFeatures()
         }
-        if environment["OPENBLAS_NUM_THREADS"] == nil {
-            openblas_set_num_threads(Int32(ProcessInfo.processInfo.activeProcessorCount))
+        openblas_set_num_threads(1)
+        // OpenBLAS started its own worker threads when it was loaded; they spin for a while
+        // before sleeping and would compete with Pinpoint's workers for the cores. Pinpoint
+        // never asks OpenBLAS for more than one thread, so the pool is shut down for good.
+        if let shutdown = dlsym(nil, "blas_thread_shutdown_") {
+            typealias Entry = @convention(c) () -> Int32
+            _ = unsafeBitCast(shutdown, to: Entry.self)()
         }
     }()
 
@@ -79,7 +79,8 @@ struct GEMMOperand {
     let leadingDimension: Int
 }
 
-/// C[m, n] = alpha * op(A)[m, k] * op(B)[k, n] + beta * C, all row-major, C with leading dimension ldc.
+/// C[m, n] = alpha * op(A)[m, k] * op(B)[k, n] + beta * C, all row-major, C with leading dimension
+/// ldc, on the calling thread.
 @inline(__always)
 func sgemm(
     _ a: GEMMOperand, _ b: GEMMOperand, _ c: UnsafeMutablePointer<Float>,
@@ -96,6 +97,39 @@ func sgemm(
         CblasRowMajor, a.transposed ? CblasTrans : CblasNoTrans, b.transposed ? CblasTrans : CblasNoTrans,
         Int32(m), Int32(n), Int32(k), alpha, a.pointer, Int32(a.leadingDimension),
         b.pointer, Int32(b.leadingDimension), beta, c, Int32(ldc))
+}
+
+/// `sgemm` split across Pinpoint's threads: by rows of C when it is taller than wide, otherwise by
+/// columns, in multiples of 16 so every block keeps whole SIMD panels. Small products stay on the
+/// calling thread.
+func parallelSGEMM(
+    _ a: GEMMOperand, _ b: GEMMOperand, _ c: UnsafeMutablePointer<Float>,
+    m: Int, n: Int, k: Int, ldc: Int, alpha: Float = 1, beta: Float = 0
+) {
+    let threads = Parallelism.threadCount
+    let work = Double(m) * Double(n) * Double(k)
+    let splitRows = m >= n
+    let extent = splitRows ? m : n
+    guard threads > 1, work >= 4e6, extent >= 32 else {
+        sgemm(a, b, c, m: m, n: n, k: k, ldc: ldc, alpha: alpha, beta: beta)
+        return
+    }
+    forEachWorker(limit: extent / 16) { block, blocks in
+        let start = extent * block / blocks / 16 * 16
+        let end = block == blocks - 1 ? extent : extent * (block + 1) / blocks / 16 * 16
+        if end <= start { return }
+        if splitRows {
+            // Rows of op(A): row r starts at r * lda, or at column r of a transposed A.
+            let ap = a.pointer + start * (a.transposed ? 1 : a.leadingDimension)
+            sgemm(GEMMOperand(pointer: ap, transposed: a.transposed, leadingDimension: a.leadingDimension), b,
+                  c + start * ldc, m: end - start, n: n, k: k, ldc: ldc, alpha: alpha, beta: beta)
+        } else {
+            // Columns of op(B): column j starts at j, or at row j of a transposed B.
+            let bp = b.pointer + start * (b.transposed ? b.leadingDimension : 1)
+            sgemm(a, GEMMOperand(pointer: bp, transposed: b.transposed, leadingDimension: b.leadingDimension),
+                  c + start, m: m, n: end - start, k: k, ldc: ldc, alpha: alpha, beta: beta)
+        }
+    }
 }
 
 extension Tensor {
@@ -151,7 +185,7 @@ extension Tensor {
         return withExtendedLifetime((a, b)) {
             Tensor(shape: batchShape + [m, n]) { out, _ in
                 for batch in 0..<batchCount {
-                    sgemm(GEMMOperand(pointer: a.storage.pointer + aOffsets[batch], transposed: ta, leadingDimension: lda),
+                    parallelSGEMM(GEMMOperand(pointer: a.storage.pointer + aOffsets[batch], transposed: ta, leadingDimension: lda),
                           GEMMOperand(pointer: b.storage.pointer + bOffsets[batch], transposed: tb, leadingDimension: ldb),
                           out + batch * m * n, m: m, n: n, k: k, ldc: n)
                 }

@@ -1,9 +1,14 @@
 // NHWC 2-D convolution with HWIO kernels, as tf.nn.conv2d:
 //   forward           im2col (one row per output pixel) x kernel[KH*KW*Cin, Cout] -> NHWC output
-//   input gradient    dOut x kernel^T -> columns, then col2im (gathered per input row, so threads never collide)
-//   kernel gradient   columns^T x dOut, accumulated over chunks of images
+//   input gradient    dOut x kernel^T -> columns, scattered back (col2im) into the input's gradient
+//   kernel gradient   columns^T x dOut, accumulated over chunks
 // A 1x1, stride-1 convolution skips im2col: the NHWC input already is the column matrix.
-// Images are processed in chunks so the column buffer stays around `columnBudget` floats.
+//
+// Threads: each worker takes whole chunks of output rows and runs im2col and a single-threaded
+// SGEMM on them with its own column buffer, sized to stay in its core's L2 cache. That beats one
+// shared buffer with a multithreaded SGEMM by 10-25% here (Docs/Performance.md). The input
+// gradient's workers own whole images, so their scatters never collide; the kernel gradient's
+// workers accumulate privately and are summed at the end.
 
 /// The shapes of one convolution, checked once.
 public struct Conv2DGeometry: Equatable, Sendable {
@@ -43,15 +48,21 @@ public struct Conv2DGeometry: Equatable, Sendable {
         2 * Double(batch * pixelsPerImage) * Double(columnCount) * Double(outChannels)
     }
 
-    /// Images per chunk: as many as fit the column budget, at least one.
-    var imagesPerChunk: Int {
-        Swift.max(1, Swift.min(batch, columnBudget / Swift.max(pixelsPerImage * columnCount, 1)))
+    /// Output rows per chunk: the column buffer holds about `budget` floats, but each GEMM gets at
+    /// least `minimumGEMMRows` rows, and a chunk never spans more than `limit` rows.
+    func rowsPerChunk(budget: Int, limit: Int) -> Int {
+        let ow = Swift.max(window.width.output, 1)
+        let byBudget = budget / Swift.max(ow * columnCount, 1)
+        let byGEMM = (minimumGEMMRows + ow - 1) / ow
+        return Swift.max(1, Swift.min(limit, Swift.max(byBudget, byGEMM)))
     }
 }
 
-/// Column-buffer size (floats) that chunks aim for: large enough for efficient GEMMs, small enough
-/// to stay mostly in cache and keep memory flat.
-let columnBudget = 1 << 21
+/// Column-buffer sizes (floats) per worker: the forward pass's stays in L2 beside OpenBLAS's
+/// packed panels; the kernel gradient's is larger because each chunk's GEMM accumulates into the
+/// whole kernel gradient and wants a long inner dimension.
+let columnBudget = 1 << 18
+let minimumGEMMRows = 784
 
 private func check(_ body: () throws(ShapeError) -> Conv2DGeometry) -> Conv2DGeometry {
     do { return try body() } catch { trap(error) }
@@ -68,20 +79,19 @@ public func conv2D(_ input: Tensor, kernel: Tensor, strides: (Int, Int) = (1, 1)
         try Conv2DGeometry(inputShape: input.shape, kernelShape: kernel.shape, strides: strides, padding: padding, dilation: dilation)
     }
     let x = input.contiguous(), w = kernel.contiguous()
-    let k = g.columnCount, cout = g.outChannels
+    let k = g.columnCount, cout = g.outChannels, ow = g.window.width.output
     let wOperand = GEMMOperand(pointer: w.basePointer, transposed: false, leadingDimension: cout)
     return withExtendedLifetime((x, w)) {
         Tensor(shape: g.outputShape) { out, _ in
             if g.isPointwise {
-                sgemm(GEMMOperand(pointer: x.basePointer, transposed: false, leadingDimension: k), wOperand, out,
-                      m: g.batch * g.pixelsPerImage, n: cout, k: k, ldc: cout)
+                parallelSGEMM(GEMMOperand(pointer: x.basePointer, transposed: false, leadingDimension: k), wOperand, out,
+                              m: g.batch * g.pixelsPerImage, n: cout, k: k, ldc: cout)
                 return
             }
-            forEachChunk(g) { images, col in
-                im2col(x.basePointer, g, images: images, into: col)
+            forEachRowChunk(g, RowChunks(g, budget: columnBudget)) { rows, col, _ in
+                im2col(x.basePointer, g, rows: rows, into: col)
                 sgemm(GEMMOperand(pointer: col, transposed: false, leadingDimension: k), wOperand,
-                      out + images.lowerBound * g.pixelsPerImage * cout,
-                      m: images.count * g.pixelsPerImage, n: cout, k: k, ldc: cout)
+                      out + rows.lowerBound * ow * cout, m: rows.count * ow, n: cout, k: k, ldc: cout)
             }
         }
     }
@@ -98,20 +108,34 @@ public func conv2DBackpropInput(_ outputGradient: Tensor, kernel: Tensor, inputS
         trap(.mismatch(operation: "conv2DBackpropInput", expected: g.outputShape, got: outputGradient.shape, detail: "output gradient"))
     }
     let dy = outputGradient.contiguous(), w = kernel.contiguous()
-    let k = g.columnCount, cout = g.outChannels
+    let k = g.columnCount, cout = g.outChannels, oh = g.window.height.output, ow = g.window.width.output
     let wT = GEMMOperand(pointer: w.basePointer, transposed: true, leadingDimension: cout)
+    let imageSize = g.window.height.input * g.window.width.input * g.inChannels
     return withExtendedLifetime((dy, w)) {
         Tensor(shape: inputShape) { dx, count in
             if g.isPointwise {
-                sgemm(GEMMOperand(pointer: dy.basePointer, transposed: false, leadingDimension: cout), wT, dx,
-                      m: g.batch * g.pixelsPerImage, n: k, k: cout, ldc: k)
+                parallelSGEMM(GEMMOperand(pointer: dy.basePointer, transposed: false, leadingDimension: cout), wT, dx,
+                              m: g.batch * g.pixelsPerImage, n: k, k: cout, ldc: k)
                 return
             }
-            forEachChunk(g) { images, col in
-                sgemm(GEMMOperand(pointer: dy.basePointer + images.lowerBound * g.pixelsPerImage * cout, transposed: false,
-                                  leadingDimension: cout), wT, col,
-                      m: images.count * g.pixelsPerImage, n: k, k: cout, ldc: k)
-                col2im(col, g, images: images, into: dx)
+            let rowsPerChunk = g.rowsPerChunk(budget: columnBudget, limit: oh)
+            // Workers own whole images: the scatter from an image's output rows stays in that image.
+            forEachWorker(limit: g.batch) { worker, workers in
+                Workspace.withBuffer(count: rowsPerChunk * ow * k) { col in
+                    var n = worker
+                    while n < g.batch {
+                        (dx + n * imageSize).initialize(repeating: 0, count: imageSize)
+                        var start = n * oh
+                        while start < (n + 1) * oh {
+                            let rows = start..<Swift.min(start + rowsPerChunk, (n + 1) * oh)
+                            sgemm(GEMMOperand(pointer: dy.basePointer + rows.lowerBound * ow * cout, transposed: false,
+                                              leadingDimension: cout), wT, col, m: rows.count * ow, n: k, k: cout, ldc: k)
+                            col2im(col, g, rows: rows, into: dx)
+                            start = rows.upperBound
+                        }
+                        n += workers
+                    }
+                }
             }
         }
     }
@@ -128,112 +152,140 @@ public func conv2DBackpropKernel(_ input: Tensor, outputGradient: Tensor, kernel
         trap(.mismatch(operation: "conv2DBackpropKernel", expected: g.outputShape, got: outputGradient.shape, detail: "output gradient"))
     }
     let x = input.contiguous(), dy = outputGradient.contiguous()
-    let k = g.columnCount, cout = g.outChannels
+    let k = g.columnCount, cout = g.outChannels, ow = g.window.width.output
     return withExtendedLifetime((x, dy)) {
         Tensor(shape: kernelShape) { dw, count in
             if g.isPointwise {
-                sgemm(GEMMOperand(pointer: x.basePointer, transposed: true, leadingDimension: k),
-                      GEMMOperand(pointer: dy.basePointer, transposed: false, leadingDimension: cout), dw,
-                      m: k, n: cout, k: g.batch * g.pixelsPerImage, ldc: cout)
+                parallelSGEMM(GEMMOperand(pointer: x.basePointer, transposed: true, leadingDimension: k),
+                              GEMMOperand(pointer: dy.basePointer, transposed: false, leadingDimension: cout), dw,
+                              m: k, n: cout, k: g.batch * g.pixelsPerImage, ldc: cout)
                 return
             }
-            if g.batch == 0 { dw.initialize(repeating: 0, count: count) }
-            forEachChunk(g) { images, col in
-                im2col(x.basePointer, g, images: images, into: col)
-                sgemm(GEMMOperand(pointer: col, transposed: true, leadingDimension: k),
-                      GEMMOperand(pointer: dy.basePointer + images.lowerBound * g.pixelsPerImage * cout, transposed: false,
-                                  leadingDimension: cout), dw,
-                      m: k, n: cout, k: images.count * g.pixelsPerImage, ldc: cout,
-                      beta: images.lowerBound == 0 ? 0 : 1)
+            // Worker 0 accumulates into the result, the others into private buffers summed at the end.
+            let plan = RowChunks(g, budget: columnBudget)
+            Workspace.withBuffer(count: Swift.max(plan.workers - 1, 1) * count) { partials in
+                forEachRowChunk(g, plan) { rows, col, worker in
+                    im2col(x.basePointer, g, rows: rows, into: col)
+                    sgemm(GEMMOperand(pointer: col, transposed: true, leadingDimension: k),
+                          GEMMOperand(pointer: dy.basePointer + rows.lowerBound * ow * cout, transposed: false, leadingDimension: cout),
+                          worker == 0 ? dw : partials + (worker - 1) * count, m: k, n: cout, k: rows.count * ow, ldc: cout, beta: 1)
+                } prepare: { worker in
+                    (worker == 0 ? dw : partials + (worker - 1) * count).initialize(repeating: 0, count: count)
+                }
+                for worker in 1..<plan.workers {
+                    let p = partials + (worker - 1) * count
+                    for i in 0..<count { dw[i] += p[i] }
+                }
             }
         }
     }
 }
 
-/// Calls `body` for each chunk of images with a scratch column buffer sized for that chunk.
-private func forEachChunk(_ g: Conv2DGeometry, _ body: (Range<Int>, UnsafeMutablePointer<Float>) -> Void) {
-    let perChunk = g.imagesPerChunk
-    Workspace.withBuffer(count: perChunk * g.pixelsPerImage * g.columnCount) { col in
-        var start = 0
-        while start < g.batch {
-            let end = Swift.min(start + perChunk, g.batch)
-            body(start..<end, col)
-            start = end
+/// How a convolution's output rows (image-major) are cut into chunks and dealt to workers.
+private struct RowChunks {
+    let total: Int
+    let perChunk: Int
+    let chunks: Int
+    let workers: Int
+
+    init(_ g: Conv2DGeometry, budget: Int) {
+        total = g.batch * g.window.height.output
+        perChunk = g.rowsPerChunk(budget: budget, limit: Swift.max(total, 1))
+        chunks = (total + perChunk - 1) / perChunk
+        workers = Swift.max(1, Swift.min(Parallelism.threadCount, chunks))
+    }
+}
+
+/// Deals the chunks round-robin to `plan.workers` workers, each with its own scratch column
+/// buffer; `prepare` runs once per worker before its first chunk.
+private func forEachRowChunk(
+    _ g: Conv2DGeometry, _ plan: RowChunks,
+    _ body: (_ rows: Range<Int>, _ columns: UnsafeMutablePointer<Float>, _ worker: Int) -> Void,
+    prepare: (_ worker: Int) -> Void = { _ in }
+) {
+    forEachWorker(limit: plan.workers) { worker, workers in
+        prepare(worker)
+        Workspace.withBuffer(count: plan.perChunk * g.window.width.output * g.columnCount) { col in
+            var chunk = worker
+            while chunk < plan.chunks {
+                let start = chunk * plan.perChunk
+                body(start..<Swift.min(start + plan.perChunk, plan.total), col, worker)
+                chunk += workers
+            }
         }
     }
 }
 
-/// Writes one row per output pixel of `images`: the kernel-sized patch it sees, (kh, kw, ci) order,
-/// zeros where the patch leaves the padded input. Rows are split across threads.
-func im2col(_ input: UnsafePointer<Float>, _ g: Conv2DGeometry, images: Range<Int>, into col: UnsafeMutablePointer<Float>) {
+/// Writes one column-matrix row per output pixel of the output `rows` (image-major: row
+/// n * outputHeight + oh): the kernel-sized patch it sees in (kh, kw, ci) order, zeros where the
+/// patch leaves the input. Runs on the calling thread.
+func im2col(_ input: UnsafePointer<Float>, _ g: Conv2DGeometry, rows: Range<Int>, into col: UnsafeMutablePointer<Float>) {
     let h = g.window.height, w = g.window.width
     let cin = g.inChannels, k = g.columnCount
     let rowLength = w.window * cin
-    let rows = images.count * h.output
-    parallelChunks(rows, costPerItem: w.output * k) { range in
-        for row in range {
-            let n = images.lowerBound + row / h.output, oh = row % h.output
-            var dst = col + row * w.output * k
-            for ow in 0..<w.output {
-                let iw0 = w.start(ow)
-                for kh in 0..<h.window {
-                    let ih = h.start(oh) + kh * h.dilation
-                    let d = dst + kh * rowLength
-                    if ih < 0 || ih >= h.input {
-                        d.initialize(repeating: 0, count: rowLength)
-                        continue
-                    }
-                    let src = input + ((n * h.input + ih) * w.input) * cin
-                    if w.dilation == 1 && iw0 >= 0 && iw0 + w.window <= w.input {
-                        d.initialize(from: src + iw0 * cin, count: rowLength)
-                    } else {
-                        for kw in 0..<w.window {
-                            let iw = iw0 + kw * w.dilation
-                            if iw < 0 || iw >= w.input {
-                                (d + kw * cin).initialize(repeating: 0, count: cin)
-                            } else {
-                                (d + kw * cin).initialize(from: src + iw * cin, count: cin)
-                            }
+    var dst = col
+    for row in rows {
+        let n = row / h.output, oh = row % h.output
+        for ow in 0..<w.output {
+            let iw0 = w.start(ow)
+            let inside = w.dilation == 1 && iw0 >= 0 && iw0 + w.window <= w.input
+            for kh in 0..<h.window {
+                let ih = h.start(oh) + kh * h.dilation
+                let d = dst + kh * rowLength
+                if ih < 0 || ih >= h.input {
+                    d.initialize(repeating: 0, count: rowLength)
+                    continue
+                }
+                let src = input + ((n * h.input + ih) * w.input) * cin
+                if inside {
+                    d.initialize(from: src + iw0 * cin, count: rowLength)
+                } else {
+                    for kw in 0..<w.window {
+                        let iw = iw0 + kw * w.dilation
+                        if iw < 0 || iw >= w.input {
+                            (d + kw * cin).initialize(repeating: 0, count: cin)
+                        } else {
+                            (d + kw * cin).initialize(from: src + iw * cin, count: cin)
                         }
                     }
                 }
-                dst += k
             }
+            dst += k
         }
     }
 }
 
-/// The adjoint of `im2col`: every input pixel of `images` gathers the column entries that were
-/// copied from it. Gathering (rather than scattering) lets threads own whole input rows.
-func col2im(_ col: UnsafePointer<Float>, _ g: Conv2DGeometry, images: Range<Int>, into dx: UnsafeMutablePointer<Float>) {
+/// The adjoint of `im2col`: adds each column-matrix row of the output `rows` back onto the input
+/// pixels its patch was copied from. Runs on the calling thread; callers give each thread rows of
+/// different images.
+func col2im(_ col: UnsafePointer<Float>, _ g: Conv2DGeometry, rows: Range<Int>, into dx: UnsafeMutablePointer<Float>) {
     let h = g.window.height, w = g.window.width
     let cin = g.inChannels, k = g.columnCount
-    let rows = images.count * h.input
-    parallelChunks(rows, costPerItem: w.input * cin * h.window * w.window) { range in
-        for row in range {
-            let local = row / h.input, ih = row % h.input
-            let n = images.lowerBound + local
-            let out = dx + ((n * h.input + ih) * w.input) * cin
-            out.initialize(repeating: 0, count: w.input * cin)
+    let rowLength = w.window * cin
+    var src = col
+    for row in rows {
+        let n = row / h.output, oh = row % h.output
+        for ow in 0..<w.output {
+            let iw0 = w.start(ow)
+            let inside = w.dilation == 1 && iw0 >= 0 && iw0 + w.window <= w.input
             for kh in 0..<h.window {
-                // Output row oh reads input row ih through kernel row kh when oh * stride - pad + kh * dilation == ih.
-                let numerator = ih + h.padBefore - kh * h.dilation
-                if numerator < 0 || numerator % h.stride != 0 { continue }
-                let oh = numerator / h.stride
-                if oh >= h.output { continue }
-                let colRow = col + ((local * h.output + oh) * w.output) * k
-                for iw in 0..<w.input {
-                    let acc = out + iw * cin
+                let ih = h.start(oh) + kh * h.dilation
+                if ih < 0 || ih >= h.input { continue }
+                let s = src + kh * rowLength
+                let d = dx + ((n * h.input + ih) * w.input) * cin
+                if inside {
+                    let t = d + iw0 * cin
+                    for i in 0..<rowLength { t[i] += s[i] }
+                } else {
                     for kw in 0..<w.window {
-                        let numeratorW = iw + w.padBefore - kw * w.dilation
-                        if numeratorW < 0 || numeratorW % w.stride != 0 { continue }
-                        let ow = numeratorW / w.stride
-                        if ow >= w.output { continue }
-                        let src = colRow + ow * k + (kh * w.window + kw) * cin
-                        for c in 0..<cin { acc[c] += src[c] }
+                        let iw = iw0 + kw * w.dilation
+                        if iw < 0 || iw >= w.input { continue }
+                        let t = d + iw * cin, u = s + kw * cin
+                        for c in 0..<cin { t[c] += u[c] }
                     }
                 }
             }
+            src += k
         }
     }
 }

@@ -1,10 +1,14 @@
 import Dispatch
 import Foundation
 
-/// How many threads Pinpoint's own loops use (elementwise, im2col, pooling). OpenBLAS sizes its
-/// own pool separately (see `BLAS.threadCount`). Defaults to the number of active cores.
+/// How many threads Pinpoint uses: for its own loops and for splitting GEMMs and convolutions
+/// (OpenBLAS runs single-threaded inside them, see `BLAS`). Defaults to `PINPOINT_THREADS` when
+/// set, otherwise the number of active cores.
 public enum Parallelism {
-    nonisolated(unsafe) public static var threadCount: Int = max(1, ProcessInfo.processInfo.activeProcessorCount)
+    nonisolated(unsafe) public static var threadCount: Int = {
+        if let value = ProcessInfo.processInfo.environment["PINPOINT_THREADS"], let n = Int(value), n > 0 { return n }
+        return max(1, ProcessInfo.processInfo.activeProcessorCount)
+    }()
 
     /// Below this many elements a loop runs on the calling thread: starting a second thread
     /// costs more than it saves on small tensors.
@@ -29,6 +33,22 @@ func parallelChunks(_ count: Int, costPerItem: Int = 1, _ body: (Range<Int>) -> 
             let end = count * (chunk + 1) / chunks
             box.value(start..<end)
         }
+    }
+}
+
+/// Runs `body(worker, workers)` once on each of `min(Parallelism.threadCount, limit)` threads (or
+/// once, as worker 0 of 1, when single-threaded). Kernels that keep per-thread scratch buffers
+/// split their work this way.
+@inline(__always)
+func forEachWorker(limit: Int = .max, _ body: (_ worker: Int, _ workers: Int) -> Void) {
+    let workers = max(1, min(Parallelism.threadCount, limit))
+    if workers <= 1 {
+        body(0, 1)
+        return
+    }
+    withoutActuallyEscaping(body) { body in
+        let box = UnsafeSendableBox(body)
+        DispatchQueue.concurrentPerform(iterations: workers) { box.value($0, workers) }
     }
 }
 
