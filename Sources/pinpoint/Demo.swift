@@ -10,9 +10,9 @@ struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a tiny localizer on generated images with the tape and gradient descent.")
 
-    @Option(help: "Training epochs.") var epochs = 30
+    @Option(help: "Training epochs.") var epochs = 60
     @Option(help: "Random seed for data and weights.") var seed: UInt64 = 7
-    @Option(help: "Learning rate of plain gradient descent.") var learningRate: Float = 0.05
+    @Option(help: "Learning rate of plain gradient descent.") var learningRate: Float = 0.1
 
     func run() throws {
         let size = 16, batch = 32, batches = 16
@@ -51,7 +51,7 @@ struct Demo: ParsableCommand {
                 for (p, g) in zip(parameters, grads) { p.value = p.value - g * learningRate }
                 total += loss.value.scalar
             }
-            if epoch == 1 || epoch % 5 == 0 || epoch == epochs {
+            if epoch == 1 || epoch % 10 == 0 || epoch == epochs {
                 let error = pixelError(predict(validation.images, tape: nil).value, validation.centers)
                 print(String(format: "  epoch %3d  train mse %.5f  validation error %.2f px  (%.1f s)",
                              epoch, total / Float(batches), error, Date().timeIntervalSince(start)))
