@@ -216,14 +216,17 @@ private func forEachRowChunk(
     }
 }
 
-/// Writes one column-matrix row per output pixel of the output `rows` (image-major: row
-/// n * outputHeight + oh): the kernel-sized patch it sees in (kh, kw, ci) order, zeros where the
-/// patch leaves the input. Runs on the calling thread.
-func im2col(_ input: UnsafePointer<Float>, _ g: Conv2DGeometry, rows: Range<Int>, into col: UnsafeMutablePointer<Float>) {
+/// Walks the column-matrix rows of the output `rows` (image-major: row n * outputHeight + oh) in
+/// order, one stretch at a time: `segment` gets the stretch's offset in the column matrix, the
+/// offset of the input elements it mirrors (-1 where the patch lies in the padding) and its length.
+/// Patches are laid out in (kh, kw, ci) order; a kernel row inside the image is one stretch.
+/// im2col and col2im are the two directions of this one walk.
+@inline(__always)
+private func forEachPatchSegment(_ g: Conv2DGeometry, rows: Range<Int>, _ segment: (_ column: Int, _ input: Int, _ count: Int) -> Void) {
     let h = g.window.height, w = g.window.width
     let cin = g.inChannels, k = g.columnCount
     let rowLength = w.window * cin
-    var dst = col
+    var column = 0
     for row in rows {
         let n = row / h.output, oh = row % h.output
         for ow in 0..<w.output {
@@ -231,61 +234,45 @@ func im2col(_ input: UnsafePointer<Float>, _ g: Conv2DGeometry, rows: Range<Int>
             let inside = w.dilation == 1 && iw0 >= 0 && iw0 + w.window <= w.input
             for kh in 0..<h.window {
                 let ih = h.start(oh) + kh * h.dilation
-                let d = dst + kh * rowLength
+                let c = column + kh * rowLength
                 if ih < 0 || ih >= h.input {
-                    d.initialize(repeating: 0, count: rowLength)
+                    segment(c, -1, rowLength)
                     continue
                 }
-                let src = input + ((n * h.input + ih) * w.input) * cin
+                let inputRow = ((n * h.input + ih) * w.input) * cin
                 if inside {
-                    d.initialize(from: src + iw0 * cin, count: rowLength)
+                    segment(c, inputRow + iw0 * cin, rowLength)
                 } else {
                     for kw in 0..<w.window {
                         let iw = iw0 + kw * w.dilation
-                        if iw < 0 || iw >= w.input {
-                            (d + kw * cin).initialize(repeating: 0, count: cin)
-                        } else {
-                            (d + kw * cin).initialize(from: src + iw * cin, count: cin)
-                        }
+                        segment(c + kw * cin, iw < 0 || iw >= w.input ? -1 : inputRow + iw * cin, cin)
                     }
                 }
             }
-            dst += k
+            column += k
+        }
+    }
+}
+
+/// Writes one column-matrix row per output pixel of the output `rows`: the kernel-sized patch it
+/// sees, zeros where the patch leaves the input. Runs on the calling thread.
+func im2col(_ input: UnsafePointer<Float>, _ g: Conv2DGeometry, rows: Range<Int>, into col: UnsafeMutablePointer<Float>) {
+    forEachPatchSegment(g, rows: rows) { column, source, count in
+        if source < 0 {
+            (col + column).initialize(repeating: 0, count: count)
+        } else {
+            (col + column).initialize(from: input + source, count: count)
         }
     }
 }
 
 /// The adjoint of `im2col`: adds each column-matrix row of the output `rows` back onto the input
-/// pixels its patch was copied from. Runs on the calling thread; callers give each thread rows of
-/// different images.
+/// elements its patch was copied from. Runs on the calling thread; callers give each thread rows
+/// of different images.
 func col2im(_ col: UnsafePointer<Float>, _ g: Conv2DGeometry, rows: Range<Int>, into dx: UnsafeMutablePointer<Float>) {
-    let h = g.window.height, w = g.window.width
-    let cin = g.inChannels, k = g.columnCount
-    let rowLength = w.window * cin
-    var src = col
-    for row in rows {
-        let n = row / h.output, oh = row % h.output
-        for ow in 0..<w.output {
-            let iw0 = w.start(ow)
-            let inside = w.dilation == 1 && iw0 >= 0 && iw0 + w.window <= w.input
-            for kh in 0..<h.window {
-                let ih = h.start(oh) + kh * h.dilation
-                if ih < 0 || ih >= h.input { continue }
-                let s = src + kh * rowLength
-                let d = dx + ((n * h.input + ih) * w.input) * cin
-                if inside {
-                    let t = d + iw0 * cin
-                    for i in 0..<rowLength { t[i] += s[i] }
-                } else {
-                    for kw in 0..<w.window {
-                        let iw = iw0 + kw * w.dilation
-                        if iw < 0 || iw >= w.input { continue }
-                        let t = d + iw * cin, u = s + kw * cin
-                        for c in 0..<cin { t[c] += u[c] }
-                    }
-                }
-            }
-            src += k
-        }
+    forEachPatchSegment(g, rows: rows) { column, target, count in
+        guard target >= 0 else { return }
+        let t = dx + target, s = col + column
+        for i in 0..<count { t[i] += s[i] }
     }
 }

@@ -47,15 +47,15 @@ private func maxPool2D(_ input: Tensor, poolSize: (Int, Int), strides: (Int, Int
                 parallelChunks(g.batch * h.output, costPerItem: w.output * c * h.window * w.window) { range in
                     for row in range {
                         let n = row / h.output, oh = row % h.output
-                        let h0 = Swift.max(h.start(oh), 0), h1 = Swift.min(h.start(oh) + h.window, h.input)
+                        let rowsIn = h.validRange(oh)
                         for ow in 0..<w.output {
-                            let w0 = Swift.max(w.start(ow), 0), w1 = Swift.min(w.start(ow) + w.window, w.input)
+                            let columnsIn = w.validRange(ow)
                             let o = (row * w.output + ow) * c
-                            let first = ((n * h.input + h0) * w.input + w0) * c
+                            let first = ((n * h.input + rowsIn.lowerBound) * w.input + columnsIn.lowerBound) * c
                             for ch in 0..<c { out[o + ch] = src[first + ch] }
                             if let arg { for ch in 0..<c { arg[o + ch] = Int32(first + ch) } }
-                            for ih in h0..<h1 {
-                                for iw in w0..<w1 {
+                            for ih in rowsIn {
+                                for iw in columnsIn {
                                     let i = ((n * h.input + ih) * w.input + iw) * c
                                     if let arg {
                                         for ch in 0..<c where src[i + ch] > out[o + ch] {
@@ -111,18 +111,18 @@ public func avgPool2D(_ input: Tensor, poolSize: (Int, Int) = (2, 2), strides: (
             parallelChunks(g.batch * h.output, costPerItem: w.output * c * h.window * w.window) { range in
                 for row in range {
                     let n = row / h.output, oh = row % h.output
-                    let h0 = Swift.max(h.start(oh), 0), h1 = Swift.min(h.start(oh) + h.window, h.input)
+                    let rowsIn = h.validRange(oh)
                     for ow in 0..<w.output {
-                        let w0 = Swift.max(w.start(ow), 0), w1 = Swift.min(w.start(ow) + w.window, w.input)
+                        let columnsIn = w.validRange(ow)
                         let o = out + (row * w.output + ow) * c
                         o.initialize(repeating: 0, count: c)
-                        for ih in h0..<h1 {
-                            for iw in w0..<w1 {
+                        for ih in rowsIn {
+                            for iw in columnsIn {
                                 let s = src + ((n * h.input + ih) * w.input + iw) * c
                                 for ch in 0..<c { o[ch] += s[ch] }
                             }
                         }
-                        let scale = 1 / Float((h1 - h0) * (w1 - w0))
+                        let scale = 1 / Float(rowsIn.count * columnsIn.count)
                         for ch in 0..<c { o[ch] *= scale }
                     }
                 }
@@ -148,13 +148,13 @@ public func avgPool2DBackprop(_ outputGradient: Tensor, inputShape: [Int], poolS
             parallelChunks(g.batch, costPerItem: h.output * w.output * c * h.window * w.window) { range in
                 for n in range {
                     for oh in 0..<h.output {
-                        let h0 = Swift.max(h.start(oh), 0), h1 = Swift.min(h.start(oh) + h.window, h.input)
+                        let rowsIn = h.validRange(oh)
                         for ow in 0..<w.output {
-                            let w0 = Swift.max(w.start(ow), 0), w1 = Swift.min(w.start(ow) + w.window, w.input)
-                            let scale = 1 / Float((h1 - h0) * (w1 - w0))
+                            let columnsIn = w.validRange(ow)
+                            let scale = 1 / Float(rowsIn.count * columnsIn.count)
                             let d = src + ((n * h.output + oh) * w.output + ow) * c
-                            for ih in h0..<h1 {
-                                for iw in w0..<w1 {
+                            for ih in rowsIn {
+                                for iw in columnsIn {
                                     let t = dx + ((n * h.input + ih) * w.input + iw) * c
                                     for ch in 0..<c { t[ch] += d[ch] * scale }
                                 }

@@ -44,6 +44,11 @@ public struct WindowAxis: Equatable, Sendable {
 
     /// First input coordinate the window at output position `o` would read (may be negative).
     @inline(__always) public func start(_ o: Int) -> Int { o * stride - padBefore }
+
+    /// The real (unpadded) input coordinates under an undilated window at output position `o`.
+    @inline(__always) public func validRange(_ o: Int) -> Range<Int> {
+        Swift.max(start(o), 0)..<Swift.min(start(o) + window, input)
+    }
 }
 
 /// The geometry of a 2-D window operation on NHWC input.

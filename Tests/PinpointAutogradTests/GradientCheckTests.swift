@@ -194,10 +194,11 @@ final class GradientCheckTests: XCTestCase {
 
     func testAConvNetEndToEnd() {
         let x = random([2, 8, 8, 3]), k1 = random([3, 3, 3, 4]), k2 = random([3, 3, 4, 4]), w = random([16, 2])
-        assertGradients([k1, k2, w], "conv net") { p in
-            var h = maxPool2D(conv2D(Traced(x), kernel: p[0], padding: .same).relu(), padding: .same)
-            h = maxPool2D(conv2D(h, kernel: p[1], strides: (1, 1), padding: .same).relu(), padding: .same)
-            return h.flattened().matmul(p[2]).sigmoid()
+        let b1 = random([4]), b2 = random([4])
+        assertGradients([k1, b1, k2, b2, w], "conv net with biases") { p in
+            var h = maxPool2D((conv2D(Traced(x), kernel: p[0], padding: .same) + p[1]).relu(), padding: .same)
+            h = maxPool2D((conv2D(h, kernel: p[2], strides: (1, 1), padding: .same) + p[3]).relu(), padding: .same)
+            return h.flattened().matmul(p[4]).sigmoid()
         }
     }
 }
