@@ -3,17 +3,20 @@
 # headers are missing. As root it runs apt-get; otherwise it prints the command to run and fails.
 set -eu
 
-missing=""
 have_header() {
     for dir in /usr/include /usr/include/x86_64-linux-gnu /usr/include/aarch64-linux-gnu /usr/local/include; do
         [ -f "$dir/$1" ] && return 0
     done
     return 1
 }
-have_header cblas.h || missing="$missing libopenblas-dev"
-have_header jpeglib.h || missing="$missing libjpeg62-turbo-dev"
-have_header png.h || missing="$missing libpng-dev"
-command -v pkg-config >/dev/null 2>&1 || missing="$missing pkg-config"
+find_missing() {
+    missing=""
+    have_header cblas.h || missing="$missing libopenblas-dev"
+    have_header jpeglib.h || missing="$missing libjpeg62-turbo-dev"
+    have_header png.h || missing="$missing libpng-dev"
+    command -v pkg-config >/dev/null 2>&1 || missing="$missing pkg-config"
+}
+find_missing
 
 [ -z "$missing" ] && exit 0
 
@@ -22,7 +25,13 @@ if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
     echo "Installing system libraries:$missing"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq $missing
+    # --reinstall also restores a package whose files were removed by hand.
+    apt-get install -y -qq --reinstall $missing
+    find_missing
+    if [ -n "$missing" ]; then
+        echo "Still missing after apt-get:$missing" >&2
+        exit 1
+    fi
 else
     echo "Pinpoint needs system libraries that are not installed:$missing" >&2
     echo "Install them with:  sudo apt-get update && sudo $command" >&2
