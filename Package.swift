@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "Pinpoint", targets: ["Pinpoint"]),
         .library(name: "PinpointTensor", targets: ["PinpointTensor"]),
         .library(name: "PinpointAutograd", targets: ["PinpointAutograd"]),
+        .library(name: "PinpointData", targets: ["PinpointData"]),
         .executable(name: "pinpoint", targets: ["pinpoint"]),
         .executable(name: "pinpoint-benchmarks", targets: ["PinpointBenchmarks"]),
     ],
@@ -31,7 +32,11 @@ let package = Package(
 
         .target(name: "PinpointTensor", dependencies: ["COpenBLAS"]),
         .target(name: "PinpointAutograd", dependencies: ["PinpointTensor"]),
-        .target(name: "Pinpoint", dependencies: ["PinpointTensor", "PinpointAutograd"]),
+        // C for what Swift cannot express: the SSE4.2 crc32 instruction, and libjpeg/libpng's
+        // setjmp-based error handling.
+        .target(name: "CPinpointIO", dependencies: ["CJPEG", "CPNG"]),
+        .target(name: "PinpointData", dependencies: ["PinpointTensor", "CPinpointIO"]),
+        .target(name: "Pinpoint", dependencies: ["PinpointTensor", "PinpointAutograd", "PinpointData"]),
         .executableTarget(
             name: "pinpoint",
             dependencies: [
@@ -47,5 +52,8 @@ let package = Package(
             resources: [.copy("Fixtures")]),
         .testTarget(
             name: "PinpointAutogradTests", dependencies: ["PinpointAutograd", "PinpointTensor"]),
+        .testTarget(
+            name: "PinpointDataTests", dependencies: ["PinpointData", "CPinpointIO"],
+            resources: [.copy("Fixtures")]),
     ]
 )

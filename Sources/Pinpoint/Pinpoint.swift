@@ -1,4 +1,5 @@
 // The umbrella module: `import Pinpoint` brings in every part. Each part is also its own
 // product (`PinpointTensor`, `PinpointAutograd`, ...) for code that wants only one.
 @_exported import PinpointAutograd
+@_exported import PinpointData
 @_exported import PinpointTensor
