@@ -53,7 +53,7 @@ let package = Package(
         .testTarget(
             name: "PinpointAutogradTests", dependencies: ["PinpointAutograd", "PinpointTensor"]),
         .testTarget(
-            name: "PinpointDataTests", dependencies: ["PinpointData", "CPinpointIO"],
+            name: "PinpointDataTests", dependencies: ["PinpointData", "PinpointTensor", "CPinpointIO"],
             resources: [.copy("Fixtures")]),
     ]
 )

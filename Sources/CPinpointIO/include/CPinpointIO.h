@@ -15,3 +15,42 @@ uint32_t pinpoint_crc32c_portable(uint32_t crc, const void *data, size_t length)
 int pinpoint_crc32c_is_hardware(void);
 
 #endif
+
+#ifndef CPINPOINTIO_IMAGE_H
+#define CPINPOINTIO_IMAGE_H
+
+/// What a decoder found in a file's header.
+typedef struct {
+    int width;
+    int height;
+    /// JPEG: components (1 gray, 3 YCbCr/RGB, 4 CMYK/YCCK). PNG: libpng's color type.
+    int color;
+    /// PNG bit depth (1, 2, 4, 8, 16); 8 for JPEG.
+    int bit_depth;
+    /// JPEG: 1 when an Adobe marker says CMYK is stored inverted. PNG: 1 when a tRNS chunk exists.
+    int flag;
+    int progressive;
+} pinpoint_image_info;
+
+/// Decodes a JPEG held in memory to 8-bit samples with libjpeg's default (accurate) settings,
+/// `info.color` components per pixel, into a malloc'ed buffer the caller frees with free().
+/// Returns 0, or -1 with a message in `error`. Images with more than `max_pixels` pixels are
+/// refused before any allocation. libjpeg's corrupt-data warnings are errors: a damaged file
+/// never decodes to a silently gray image.
+int pinpoint_jpeg_decode(const unsigned char *data, size_t size, size_t max_pixels, int header_only,
+                         pinpoint_image_info *info, unsigned char **pixels, char *error, size_t error_size);
+
+/// Encodes 8-bit samples (1 or 3 components) as a baseline JPEG into a malloc'ed buffer.
+int pinpoint_jpeg_encode(const unsigned char *pixels, int width, int height, int components, int quality,
+                         unsigned char **out, size_t *out_size, char *error, size_t error_size);
+
+/// Decodes a PNG held in memory. With `to_rgb` the result is 8-bit RGB (palette expanded, gray
+/// replicated, alpha dropped, 16-bit reduced); otherwise only the header is read.
+int pinpoint_png_decode(const unsigned char *data, size_t size, size_t max_pixels, int to_rgb,
+                        pinpoint_image_info *info, unsigned char **pixels, char *error, size_t error_size);
+
+/// Encodes 8-bit samples (1 gray, 3 RGB or 4 RGBA components) as PNG into a malloc'ed buffer.
+int pinpoint_png_encode(const unsigned char *pixels, int width, int height, int components,
+                        unsigned char **out, size_t *out_size, char *error, size_t error_size);
+
+#endif
