@@ -127,6 +127,7 @@ static void write_memory(png_structp png, png_bytep data, png_size_t count) {
 static void flush_memory(png_structp png) { (void)png; }
 
 int pinpoint_png_encode(const unsigned char *pixels, int width, int height, int components,
+                        const unsigned char *palette, int palette_size,
                         unsigned char **out, size_t *out_size, char *error, size_t error_size) {
     error_sink sink = {error, error_size};
     memory_sink memory = {NULL, 0, 0};
@@ -142,10 +143,20 @@ int pinpoint_png_encode(const unsigned char *pixels, int width, int height, int 
         free(memory.data);
         return -1;
     }
-    int type = components == 1 ? PNG_COLOR_TYPE_GRAY : components == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_RGBA;
+    int type = palette ? PNG_COLOR_TYPE_PALETTE
+             : components == 1 ? PNG_COLOR_TYPE_GRAY : components == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_RGBA;
     png_set_write_fn(png, &memory, write_memory, flush_memory);
     png_set_IHDR(png, pinfo, (png_uint_32)width, (png_uint_32)height, 8, type, PNG_INTERLACE_NONE,
                  PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    if (palette) {
+        png_color entries[256];
+        for (int i = 0; i < palette_size && i < 256; i++) {
+            entries[i].red = palette[3 * i];
+            entries[i].green = palette[3 * i + 1];
+            entries[i].blue = palette[3 * i + 2];
+        }
+        png_set_PLTE(png, pinfo, entries, palette_size);
+    }
     png_write_info(png, pinfo);
     for (int y = 0; y < height; y++) png_write_row(png, (png_const_bytep)(pixels + (size_t)y * width * components));
     png_write_end(png, NULL);

@@ -255,3 +255,43 @@ public struct ExampleDecodingError: Error, Equatable, CustomStringConvertible {
     public let reason: String
     public var description: String { "malformed tf.train.Example at byte \(offset) of the record: \(reason)" }
 }
+
+extension Example {
+    /// One line of JSON, as `pinpoint tfrecord dump` prints it: feature name ->
+    /// {"kind": "bytes"|"float"|"int64"|null, "values": [...]}, names sorted; int64s as JSON
+    /// numbers, non-finite floats as "inf", "-inf", "nan", byte strings as {"length", "sha256"}.
+    public func jsonLine() -> String {
+        func number(_ f: Float) -> String { f.isNaN ? "\"nan\"" : f.isInfinite ? (f > 0 ? "\"inf\"" : "\"-inf\"") : "\(f)" }
+        let fields = features.keys.sorted().map { name -> String in
+            let feature = features[name]!
+            let values: String
+            switch feature {
+            case .bytes(let list): values = list.map { "{\"length\": \($0.count), \"sha256\": \"\(SHA256.hex($0))\"}" }.joined(separator: ", ")
+            case .floats(let list): values = list.map(number).joined(separator: ", ")
+            case .int64s(let list): values = list.map { "\($0)" }.joined(separator: ", ")
+            case .unset: values = ""
+            }
+            return "\(jsonQuoted(name)): {\"kind\": \(feature.kindName.map(jsonQuoted) ?? "null"), \"values\": [\(values)]}"
+        }
+        return "{" + fields.joined(separator: ", ") + "}"
+    }
+}
+
+/// A JSON string literal.
+func jsonQuoted(_ s: String) -> String {
+    var out = "\""
+    for scalar in s.unicodeScalars {
+        switch scalar {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case _ where scalar.value < 0x20: out += "\\u" + String(scalar.value, radix: 16).leftPadded(to: 4)
+        default: out.unicodeScalars.append(scalar)
+        }
+    }
+    return out + "\""
+}
+
+extension String {
+    fileprivate func leftPadded(to length: Int) -> String { String(repeating: "0", count: Swift.max(0, length - count)) + self }
+}

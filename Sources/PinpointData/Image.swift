@@ -173,7 +173,32 @@ public enum ImageCodec {
     /// PNG bytes of an RGB image.
     public static func encodePNG(_ image: RGBImage) throws(ImageError) -> [UInt8] {
         try encode { out, size, message in
-            pinpoint_png_encode(image.pixels, Int32(image.width), Int32(image.height), 3, &out, &size, &message, message.count)
+            pinpoint_png_encode(image.pixels, Int32(image.width), Int32(image.height), 3, nil, 0, &out, &size, &message, message.count)
+        }
+    }
+
+    /// PNG bytes of 8-bit samples with 1 (gray, mode "L") or 4 (RGBA) components per pixel.
+    public static func encodePNG(samples: [UInt8], width: Int, height: Int, components: Int) throws(ImageError) -> [UInt8] {
+        precondition([1, 4].contains(components) && samples.count == width * height * components,
+                     "encodePNG: \(samples.count) samples for \(width)x\(height)x\(components)")
+        return try encode { out, size, message in
+            pinpoint_png_encode(samples, Int32(width), Int32(height), Int32(components), nil, 0, &out, &size, &message, message.count)
+        }
+    }
+
+    /// A palette PNG (mode "P"): one index per pixel into `palette`, RGB triples.
+    public static func encodePalettePNG(indices: [UInt8], width: Int, height: Int, palette: [UInt8]) throws(ImageError) -> [UInt8] {
+        precondition(indices.count == width * height && palette.count % 3 == 0 && palette.count <= 768)
+        return try encode { out, size, message in
+            pinpoint_png_encode(indices, Int32(width), Int32(height), 1, palette, Int32(palette.count / 3), &out, &size, &message, message.count)
+        }
+    }
+
+    /// Baseline grayscale JPEG bytes (mode "L").
+    public static func encodeGrayJPEG(_ samples: [UInt8], width: Int, height: Int, quality: Int = 90) throws(ImageError) -> [UInt8] {
+        precondition(samples.count == width * height)
+        return try encode { out, size, message in
+            pinpoint_jpeg_encode(samples, Int32(width), Int32(height), 1, Int32(quality), &out, &size, &message, message.count)
         }
     }
 
@@ -197,6 +222,16 @@ public enum ImageCodec {
     }
 }
 
+/// Writes bytes through a temporary file renamed into place, so a failure never leaves half a file.
+public func writeFile(_ bytes: [UInt8], to path: String) throws(ImageError) {
+    let temporary = path + ".partial-\(getpid())"
+    guard FileManager.default.createFile(atPath: temporary, contents: Data(bytes)), rename(temporary, path) == 0 else {
+        let reason = String(cString: strerror(errno))
+        unlink(temporary)
+        throw ImageError(file: path, reason: "cannot write: \(reason)")
+    }
+}
+
 /// A NUL-terminated C message buffer as a String.
 private func text(_ buffer: [CChar]) -> String {
     String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
@@ -205,12 +240,7 @@ private func text(_ buffer: [CChar]) -> String {
 extension RGBImage {
     /// Writes PNG (for a .png path) or JPEG, through a temporary file renamed into place.
     public func write(to path: String, jpegQuality: Int = 90) throws(ImageError) {
-        let bytes = path.lowercased().hasSuffix(".png") ? try ImageCodec.encodePNG(self) : try ImageCodec.encodeJPEG(self, quality: jpegQuality)
-        let temporary = path + ".partial-\(getpid())"
-        guard FileManager.default.createFile(atPath: temporary, contents: Data(bytes)), rename(temporary, path) == 0 else {
-            unlink(temporary)
-            throw ImageError(file: path, reason: "cannot write: \(String(cString: strerror(errno)))")
-        }
+        try writeFile(path.lowercased().hasSuffix(".png") ? ImageCodec.encodePNG(self) : ImageCodec.encodeJPEG(self, quality: jpegQuality), to: path)
     }
 
     /// Draws a rectangle outline `lineWidth` pixels wide, inside the pixel box

@@ -5,5 +5,5 @@ struct PinpointCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pinpoint",
         abstract: "Bounding-box localization on Linux, in Swift.",
-        subcommands: [Demo.self])
+        subcommands: [Demo.self, Synth.self, Prepare.self, TFRecordCommand.self, Show.self])
 }

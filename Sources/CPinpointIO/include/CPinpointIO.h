@@ -50,7 +50,10 @@ int pinpoint_png_decode(const unsigned char *data, size_t size, size_t max_pixel
                         pinpoint_image_info *info, unsigned char **pixels, char *error, size_t error_size);
 
 /// Encodes 8-bit samples (1 gray, 3 RGB or 4 RGBA components) as PNG into a malloc'ed buffer.
+/// With `palette` (an RGB table of `palette_size` entries), `pixels` are 1-component indices
+/// and the PNG is palette-based (Pillow mode "P").
 int pinpoint_png_encode(const unsigned char *pixels, int width, int height, int components,
+                        const unsigned char *palette, int palette_size,
                         unsigned char **out, size_t *out_size, char *error, size_t error_size);
 
 #endif
