@@ -44,7 +44,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(
-            name: "PinpointBenchmarks", dependencies: ["PinpointTensor"],
+            name: "PinpointBenchmarks", dependencies: ["PinpointTensor", "PinpointData"],
             path: "Benchmarks/PinpointBenchmarks"),
 
         .testTarget(

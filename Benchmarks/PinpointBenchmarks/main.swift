@@ -6,6 +6,7 @@
 // measured in the same run. The 60% line is printed, never asserted: speed is measured here,
 // not in `swift test`.
 import Foundation
+import PinpointData
 import PinpointTensor
 
 struct Options {
@@ -94,4 +95,49 @@ let sgemmAgain = report("sgemm 1024x1024x1024 (again)", flops: 2 * Double(n * n 
 let reference = max(sgemm, sgemmAgain)
 for row in rows {
     _ = report(row.name, flops: row.flops, seconds: row.seconds, reference: row.heldToBar ? reference : nil)
+}
+
+// Data: TFRecord read + CRC, and JPEG decode + resize of 500x375 photos to 224x224.
+let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("pinpoint-bench-\(getpid())").path
+try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+defer { try? FileManager.default.removeItem(atPath: scratch) }
+let recordBytes = [UInt8](repeating: 7, count: 224 * 224 * 3 + 64)
+let recordPath = scratch + "/bench.tfr"
+let writer = try TFRecordWriter(path: recordPath)
+for _ in 0..<400 { try writer.write(recordBytes) }
+try writer.close()
+let readSeconds = measure(options.repeats) {
+    let reader = try! TFRecordReader(path: recordPath)
+    while try! reader.next() != nil {}
+}
+let megabytes = Double(400 * (recordBytes.count + 16)) / 1e6
+printLine("tfrecord read + CRC32C (400 x 150 KB)", String(format: "%8.0f MB/s %8.0f records/s  (CRC32C %@)", megabytes / readSeconds,
+                                                          400 / readSeconds, CRC32C.usesHardware ? "SSE4.2" : "portable"))
+var photoRNG = SeededGenerator(seed: 3)
+let photos = try (0..<16).map { _ -> [UInt8] in
+    var pixels = [UInt8](repeating: 0, count: 500 * 375 * 3)
+    for i in 0..<pixels.count {
+        let shading = (i / 3 % 500 + i / 1500) % 256 / 2
+        pixels[i] = UInt8(shading + Int(photoRNG.nextUnitFloat() * 64))
+    }
+    return try ImageCodec.encodeJPEG(RGBImage(width: 500, height: 375, pixels: pixels), quality: 90)
+}
+for threads in Set([1, Parallelism.threadCount]).sorted() {
+    let seconds = measure(options.repeats) {
+        DispatchQueue.concurrentPerform(iterations: threads) { worker in
+            for i in stride(from: worker, to: photos.count, by: threads) {
+                _ = try! ImageCodec.decode(photos[i]).image.resized(width: 224, height: 224)
+            }
+        }
+    }
+    printLine("jpeg 500x375 decode+resize 224, \(threads) thread\(threads == 1 ? "" : "s")",
+              String(format: "%8.1f images/s", Double(photos.count) / seconds))
+}
+
+func printLine(_ name: String, _ value: String) {
+    if options.json {
+        print("{\"name\": \"\(name)\", \"result\": \"\(value.trimmingCharacters(in: .whitespaces))\"}")
+    } else {
+        print(name.padding(toLength: 44, withPad: " ", startingAt: 0) + value)
+    }
 }
