@@ -55,5 +55,7 @@ let package = Package(
         .testTarget(
             name: "PinpointDataTests", dependencies: ["PinpointData", "PinpointTensor", "CPinpointIO"],
             resources: [.copy("Fixtures")]),
+        // Runs the built `pinpoint` executable; depending on it makes `swift build --build-tests` build it.
+        .testTarget(name: "PinpointCommandTests", dependencies: ["pinpoint"]),
     ]
 )

@@ -1,0 +1,101 @@
+import Foundation
+import XCTest
+
+/// Runs the built `pinpoint` executable as a user would: exit statuses, standard output and error.
+final class CommandTests: XCTestCase {
+    var directory: String!
+
+    /// `swift build --build-tests` puts the executable beside the test bundle.
+    static let executable: URL = {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("pinpoint")
+    }()
+
+    override func setUpWithError() throws {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: Self.executable.path),
+                          "pinpoint not built next to the tests (run `swift build --build-tests` first)")
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("pinpoint-cli-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        if let directory { try? FileManager.default.removeItem(atPath: directory) }
+    }
+
+    struct Run { let status: Int32; let output: String; let error: String }
+
+    func pinpoint(_ arguments: String...) throws -> Run {
+        let process = Process()
+        process.executableURL = Self.executable
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let output = out.fileHandleForReading.readDataToEndOfFile(), error = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Run(status: process.terminationStatus, output: String(decoding: output, as: UTF8.self), error: String(decoding: error, as: UTF8.self))
+    }
+
+    func testSynthPrepareDumpAndShow() throws {
+        let pets = directory + "/pets", prep = directory + "/prep"
+        let synth = try pinpoint("synth", "--out", pets, "--count", "14", "--seed", "2")
+        XCTAssertEqual(synth.status, 0, synth.error)
+        XCTAssertTrue(synth.output.contains("wrote 13 images and 13 annotations"), synth.output)
+
+        let prepare = try pinpoint("prepare", "--data", pets, "--out", prep, "--size", "32", "--val-count", "3", "--verbose")
+        XCTAssertEqual(prepare.status, 0, prepare.error)
+        XCTAssertTrue(prepare.output.contains("wrote 6 training records"), prepare.output)
+        XCTAssertTrue(prepare.output.contains("wrote 3 validation records"), prepare.output)
+        XCTAssertTrue(prepare.output.contains("skipped 5: "), prepare.output)
+        XCTAssertTrue(prepare.error.contains("writing 9/9 pairs"), "progress line on standard error: \(prepare.error)")
+
+        let dump = try pinpoint("tfrecord", "dump", prep + "/loc_val.tfr")
+        XCTAssertEqual(dump.status, 0, dump.error)
+        let lines = dump.output.split(separator: "\n")
+        XCTAssertEqual(lines.count, 3)
+        for line in lines {
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: [String: Any]]
+            XCTAssertEqual(Set(object.keys), ["image", "cls_num", "x", "y", "w", "h"])
+            XCTAssertEqual(object["cls_num"]?["kind"] as? String, "int64")
+            let image = (object["image"]?["values"] as! [[String: Any]])[0]
+            XCTAssertEqual(image["length"] as? Int, 32 * 32 * 3)
+        }
+        XCTAssertEqual(try pinpoint("tfrecord", "dump", prep + "/loc_val.tfr", "--limit", "1").output.split(separator: "\n").count, 1)
+
+        let show = try pinpoint("show", "--tfrecord", prep + "/loc_val.tfr", "--index", "1", "--out", directory + "/one.png")
+        XCTAssertEqual(show.status, 0, show.error)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: directory + "/one.png"))
+        let name = try FileManager.default.contentsOfDirectory(atPath: pets + "/annotations/xmls").sorted()[0].dropLast(4)
+        let original = try pinpoint("show", "--data", pets, "--name", String(name), "--out", directory + "/two.png")
+        XCTAssertEqual(original.status, 0, original.error)
+    }
+
+    func testACorruptRecordStopsTheDumpWithItsLocation() throws {
+        let pets = directory + "/pets", prep = directory + "/prep"
+        XCTAssertEqual(try pinpoint("synth", "--out", pets, "--count", "6").status, 0)
+        XCTAssertEqual(try pinpoint("prepare", "--data", pets, "--out", prep, "--size", "16", "--val-count", "1").status, 0)
+        let path = prep + "/loc_train.tfr"
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        let recordLength = 12 + Int(bytes[0]) + Int(bytes[1]) << 8 + Int(bytes[2]) << 16 + 4
+        bytes[recordLength + 20] ^= 0xFF  // inside the second record's data
+        try bytes.write(to: URL(fileURLWithPath: path))
+        let dump = try pinpoint("tfrecord", "dump", path)
+        XCTAssertNotEqual(dump.status, 0)
+        XCTAssertEqual(dump.output.split(separator: "\n").count, 1, "the first record was printed before the corrupt one")
+        XCTAssertTrue(dump.error.contains("data CRC mismatch in record 1 at byte offset \(recordLength)"), dump.error)
+    }
+
+    func testPrepareWithNothingUsableFailsAndBadArgumentsAreExplained() throws {
+        try FileManager.default.createDirectory(atPath: directory + "/empty/images", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: directory + "/empty/annotations/xmls", withIntermediateDirectories: true)
+        let empty = try pinpoint("prepare", "--data", directory + "/empty", "--out", directory + "/out")
+        XCTAssertNotEqual(empty.status, 0)
+        XCTAssertTrue(empty.error.contains("no usable image/annotation pair"), empty.error)
+        let missing = try pinpoint("prepare", "--data", directory + "/nowhere", "--out", directory + "/out")
+        XCTAssertNotEqual(missing.status, 0)
+        XCTAssertTrue(missing.error.contains("nowhere/images: missing or unreadable"), missing.error)
+        let both = try pinpoint("prepare", "--data", "x", "--out", "y", "--val-count", "3", "--val-fraction", "0.2")
+        XCTAssertNotEqual(both.status, 0)
+        XCTAssertTrue(both.error.contains("not both"), both.error)
+    }
+}
