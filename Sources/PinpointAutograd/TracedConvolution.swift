@@ -40,3 +40,17 @@ public func globalAvgPool2D(_ input: Traced) -> Traced {
     precondition(input.rank == 4, "globalAvgPool2D: input must be NHWC (rank 4), shape is \(input.shape)")
     return input.mean(alongAxes: [1, 2])
 }
+
+/// Depthwise convolution on the tape (see `depthwiseConv2D(_:kernel:strides:padding:dilation:)`).
+public func depthwiseConv2D(_ input: Traced, kernel: Traced, strides: (Int, Int) = (1, 1), padding: Padding = .valid,
+                            dilation: (Int, Int) = (1, 1)) -> Traced {
+    let y = depthwiseConv2D(input.value, kernel: kernel.value, strides: strides, padding: padding, dilation: dilation)
+    return Traced.record(y, inputs: [input, kernel], pullback: { g in
+        [input.isRecorded
+            ? depthwiseConv2DBackpropInput(g, kernel: kernel.value, inputShape: input.shape, strides: strides, padding: padding,
+                                           dilation: dilation) : nil,
+         kernel.isRecorded
+            ? depthwiseConv2DBackpropKernel(input.value, outputGradient: g, kernelShape: kernel.shape, strides: strides,
+                                            padding: padding, dilation: dilation) : nil]
+    })
+}

@@ -162,6 +162,28 @@ final class GradientCheckTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(combinations, 60)
     }
 
+    func testDepthwiseConvolutionEveryPaddingStrideDilationAndMultiplier() {
+        var combinations = 0
+        for padding in Padding.allCases {
+            for (h, w) in [(5, 5), (6, 4)] {
+                for strides in [(1, 1), (2, 2), (1, 2)] {
+                    for dilation in [(1, 1), (2, 1)] {
+                        for multiplier in [1, 2] {
+                            let x = random([2, h, w, 3]), k = random([3, 2, 3, multiplier])
+                            guard (try? WindowGeometry(inputShape: x.shape, window: (3, 2), strides: strides, dilation: dilation,
+                                                       padding: padding, operation: "test")) != nil else { continue }
+                            assertGradients([x, k], "depthwise \(h)x\(w) s\(strides) d\(dilation) m\(multiplier) \(padding)") {
+                                depthwiseConv2D($0[0], kernel: $0[1], strides: strides, padding: padding, dilation: dilation)
+                            }
+                            combinations += 1
+                        }
+                    }
+                }
+            }
+        }
+        XCTAssertGreaterThanOrEqual(combinations, 40)
+    }
+
     func testConvolutionInputGradientIsSkippedForConstants() {
         let tape = GradientTape()
         let image = Traced(random([1, 4, 4, 2]))

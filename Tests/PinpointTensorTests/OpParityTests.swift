@@ -19,7 +19,7 @@ final class OpParityTests: XCTestCase {
 
     func testFixturesCoverEveryOp() {
         let ops = Set(fixtures.cases.map(\.op))
-        XCTAssertEqual(ops.count, 44, "ops in the fixture: \(ops.sorted())")
+        XCTAssertEqual(ops.count, 45, "ops in the fixture: \(ops.sorted())")
     }
 
     func testBinaryElementwise() {
@@ -138,6 +138,22 @@ final class OpParityTests: XCTestCase {
             let dk = conv2DBackpropKernel(x, outputGradient: c.upstream!.tensor, kernelShape: k.shape, strides: p.stridePair,
                                           padding: p.paddingMode, dilation: p.dilationPair)
             assertClose(dk, c.gradients![1].tensor, c.name + " kernel gradient", tolerance: 1e-5)
+        }
+    }
+
+    func testDepthwiseConvolutionForwardAndGradientsMatchTensorFlow() {
+        let cases = fixtures.cases("depthwiseConv2d")
+        XCTAssertEqual(cases.count, 16)
+        for c in cases {
+            let x = c.inputs[0].tensor, k = c.inputs[1].tensor, p = c.params
+            let y = depthwiseConv2D(x, kernel: k, strides: p.stridePair, padding: p.paddingMode, dilation: p.dilationPair)
+            assertClose(y, c.output.tensor, c.name + " forward")
+            assertClose(depthwiseConv2DBackpropInput(c.upstream!.tensor, kernel: k, inputShape: x.shape, strides: p.stridePair,
+                                                     padding: p.paddingMode, dilation: p.dilationPair),
+                        c.gradients![0].tensor, c.name + " input gradient")
+            assertClose(depthwiseConv2DBackpropKernel(x, outputGradient: c.upstream!.tensor, kernelShape: k.shape, strides: p.stridePair,
+                                                      padding: p.paddingMode, dilation: p.dilationPair),
+                        c.gradients![1].tensor, c.name + " kernel gradient")
         }
     }
 

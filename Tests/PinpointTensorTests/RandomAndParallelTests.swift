@@ -72,6 +72,9 @@ final class ParallelTests: XCTestCase {
                     conv2DBackpropKernel(small, outputGradient: ys, kernelShape: k.shape, padding: .same),
                     conv2D(x, kernel: k, strides: (2, 2), padding: .valid),
                     tall.matmul(wide), wide.matmul(tall), tall.transposed().matmul(tall),
+                    depthwiseConv2D(x, kernel: k.sliced(alongAxis: 3, from: 0, to: 1), padding: .same),
+                    depthwiseConv2DBackpropInput(x, kernel: k.sliced(alongAxis: 3, from: 0, to: 1), inputShape: x.shape, padding: .same),
+                    depthwiseConv2DBackpropKernel(x, outputGradient: x, kernelShape: [3, 3, 16, 1], padding: .same),
                     maxPool2D(x, padding: .same), avgPool2D(x, poolSize: (3, 3), strides: (2, 2), padding: .same)]
         }
         let saved = Parallelism.threadCount

@@ -174,6 +174,31 @@ x = uniform(2, 5, 3, 4)
 add("globalAvgPool", [x], tf.keras.layers.GlobalAveragePooling2D()(x).numpy())
 
 
+# Depthwise convolution (kernel [KH, KW, C, multiplier]) with TensorFlow's gradients.
+def depthwise_case(n, h, w, c, m, k, stride, padding, dilation):
+    x = uniform(n, h, w, c, low=-1, high=1)
+    kern = uniform(k[0], k[1], c, m, low=-1, high=1)
+    xt, kt = tf.constant(x), tf.constant(kern)
+    with tf.GradientTape() as tape:
+        tape.watch([xt, kt])
+        y = tf.nn.depthwise_conv2d(xt, kt, strides=[1, stride[0], stride[1], 1], padding=padding.upper(),
+                                   dilations=list(dilation))
+        up = uniform(*y.shape, low=-1, high=1)
+        loss = tf.reduce_sum(y * up)
+    gx, gk = tape.gradient(loss, [xt, kt])
+    add("depthwiseConv2d", [x, kern], y.numpy(), {"strides": list(stride), "padding": padding, "dilation": list(dilation)},
+        gradients=[gx.numpy(), gk.numpy()], upstream=up,
+        name=f"depthwise {h}x{w} c{c} m{m} k{k} s{stride} d{dilation} {padding}")
+
+
+for padding in ["same", "valid"]:
+    for (h, w) in [(7, 7), (8, 6)]:
+        depthwise_case(2, h, w, 5, 1, (3, 3), (1, 1), padding, (1, 1))
+        depthwise_case(2, h, w, 5, 1, (3, 3), (2, 2), padding, (1, 1))
+        depthwise_case(1, h, w, 3, 2, (3, 2), (2, 1), padding, (1, 1))
+        depthwise_case(1, h, w, 4, 1, (3, 3), (1, 1), padding, (2, 2))
+
+
 # The random generator, from an independent implementation of SplitMix64 + xoshiro256**.
 MASK = (1 << 64) - 1
 

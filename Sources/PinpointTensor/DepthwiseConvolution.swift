@@ -1,0 +1,166 @@
+// NHWC depthwise 2-D convolution, as tf.nn.depthwise_conv2d: kernel [KH, KW, C, M] (M is the depth
+// multiplier), output channel c * M + m sees only input channel c. A direct kernel: each output
+// row accumulates kernel taps with the innermost loop over channels, contiguous in NHWC, so it
+// vectorizes; a loop of per-channel convolutions (or an im2col per group) would not (Caffe issue
+// #5649). Threads own output rows (forward), whole images (input gradient), or accumulate private
+// kernel gradients summed at the end.
+
+private func depthwiseGeometry(_ inputShape: [Int], _ kernelShape: [Int], _ strides: (Int, Int), _ padding: Padding,
+                               _ dilation: (Int, Int), _ operation: String) -> (WindowGeometry, multiplier: Int) {
+    do {
+        guard kernelShape.count == 4 else {
+            throw ShapeError.invalid(operation: operation, shape: kernelShape, detail: "depthwise kernel must be [KH, KW, C, multiplier]")
+        }
+        guard inputShape.count == 4, kernelShape[2] == inputShape[3] else {
+            throw ShapeError.mismatch(operation: operation, expected: [kernelShape[0], kernelShape[1], inputShape.last ?? 0, kernelShape[3]],
+                                      got: kernelShape, detail: "kernel channels must equal the input's, input is \(inputShape)")
+        }
+        let g = try WindowGeometry(inputShape: inputShape, window: (kernelShape[0], kernelShape[1]), strides: strides,
+                                   dilation: dilation, padding: padding, operation: operation)
+        return (g, kernelShape[3])
+    } catch {
+        trap(error as! ShapeError)
+    }
+}
+
+/// Depthwise convolution (`tf.nn.depthwise_conv2d`, Keras `DepthwiseConv2D` without bias).
+///
+/// ```swift
+/// let y = depthwiseConv2D(x, kernel: k, strides: (2, 2), padding: .valid)  // k: [3, 3, C, 1]
+/// ```
+public func depthwiseConv2D(_ input: Tensor, kernel: Tensor, strides: (Int, Int) = (1, 1), padding: Padding = .valid,
+                            dilation: (Int, Int) = (1, 1)) -> Tensor {
+    let (g, m) = depthwiseGeometry(input.shape, kernel.shape, strides, padding, dilation, "depthwiseConv2D")
+    let x = input.contiguous(), k = kernel.contiguous()
+    let h = g.height, w = g.width, c = g.channels, cm = c * m
+    let src = x.basePointer, taps = k.basePointer
+    return withExtendedLifetime((x, k)) {
+        Tensor(shape: g.outputShape(channels: cm)) { out, _ in
+            parallelChunks(g.batch * h.output, costPerItem: w.output * cm * h.window * w.window) { rows in
+                for row in rows {
+                    let n = row / h.output, oh = row % h.output
+                    let o = out + row * w.output * cm
+                    o.initialize(repeating: 0, count: w.output * cm)
+                    for kh in 0..<h.window {
+                        let ih = h.start(oh) + kh * h.dilation
+                        if ih < 0 || ih >= h.input { continue }
+                        let inputRow = src + (n * h.input + ih) * w.input * c
+                        for kw in 0..<w.window {
+                            let tap = taps + (kh * w.window + kw) * cm
+                            for ow in 0..<w.output {
+                                let iw = w.start(ow) + kw * w.dilation
+                                if iw < 0 || iw >= w.input { continue }
+                                let xi = inputRow + iw * c, yo = o + ow * cm
+                                if m == 1 {
+                                    for ch in 0..<c { yo[ch] += xi[ch] * tap[ch] }
+                                } else {
+                                    for ch in 0..<c { for j in 0..<m { yo[ch * m + j] += xi[ch] * tap[ch * m + j] } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Gradient of `depthwiseConv2D` with respect to its input.
+public func depthwiseConv2DBackpropInput(_ outputGradient: Tensor, kernel: Tensor, inputShape: [Int], strides: (Int, Int) = (1, 1),
+                                         padding: Padding = .valid, dilation: (Int, Int) = (1, 1)) -> Tensor {
+    let (g, m) = depthwiseGeometry(inputShape, kernel.shape, strides, padding, dilation, "depthwiseConv2DBackpropInput")
+    let h = g.height, w = g.width, c = g.channels, cm = c * m
+    if outputGradient.shape != g.outputShape(channels: cm) {
+        trap(.mismatch(operation: "depthwiseConv2DBackpropInput", expected: g.outputShape(channels: cm), got: outputGradient.shape,
+                       detail: "output gradient"))
+    }
+    let dy = outputGradient.contiguous(), k = kernel.contiguous()
+    let grad = dy.basePointer, taps = k.basePointer
+    let imageSize = h.input * w.input * c
+    return withExtendedLifetime((dy, k)) {
+        Tensor(shape: inputShape) { dx, _ in
+            // Threads own whole images: the scatter from an image's outputs stays in that image.
+            parallelChunks(g.batch, costPerItem: h.output * w.output * cm * h.window * w.window) { images in
+                for n in images {
+                    (dx + n * imageSize).initialize(repeating: 0, count: imageSize)
+                    for oh in 0..<h.output {
+                        let g0 = grad + (n * h.output + oh) * w.output * cm
+                        for kh in 0..<h.window {
+                            let ih = h.start(oh) + kh * h.dilation
+                            if ih < 0 || ih >= h.input { continue }
+                            let inputRow = dx + (n * h.input + ih) * w.input * c
+                            for kw in 0..<w.window {
+                                let tap = taps + (kh * w.window + kw) * cm
+                                for ow in 0..<w.output {
+                                    let iw = w.start(ow) + kw * w.dilation
+                                    if iw < 0 || iw >= w.input { continue }
+                                    let xi = inputRow + iw * c, gy = g0 + ow * cm
+                                    if m == 1 {
+                                        for ch in 0..<c { xi[ch] += gy[ch] * tap[ch] }
+                                    } else {
+                                        for ch in 0..<c { for j in 0..<m { xi[ch] += gy[ch * m + j] * tap[ch * m + j] } }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Gradient of `depthwiseConv2D` with respect to its kernel.
+public func depthwiseConv2DBackpropKernel(_ input: Tensor, outputGradient: Tensor, kernelShape: [Int], strides: (Int, Int) = (1, 1),
+                                          padding: Padding = .valid, dilation: (Int, Int) = (1, 1)) -> Tensor {
+    let (g, m) = depthwiseGeometry(input.shape, kernelShape, strides, padding, dilation, "depthwiseConv2DBackpropKernel")
+    let h = g.height, w = g.width, c = g.channels, cm = c * m
+    if outputGradient.shape != g.outputShape(channels: cm) {
+        trap(.mismatch(operation: "depthwiseConv2DBackpropKernel", expected: g.outputShape(channels: cm), got: outputGradient.shape,
+                       detail: "output gradient"))
+    }
+    let x = input.contiguous(), dy = outputGradient.contiguous()
+    let src = x.basePointer, grad = dy.basePointer
+    let count = elementCount(kernelShape)
+    let rows = g.batch * h.output
+    return withExtendedLifetime((x, dy)) {
+        Tensor(shape: kernelShape) { dk, _ in
+            let workers = Swift.max(1, Swift.min(Parallelism.threadCount, rows))
+            Workspace.withBuffer(count: workers * count) { partials in
+                partials.initialize(repeating: 0, count: workers * count)
+                forEachWorker(limit: workers) { worker, total in
+                    let acc = partials + worker * count
+                    var row = worker
+                    while row < rows {
+                        let n = row / h.output, oh = row % h.output
+                        let g0 = grad + row * w.output * cm
+                        for kh in 0..<h.window {
+                            let ih = h.start(oh) + kh * h.dilation
+                            if ih < 0 || ih >= h.input { continue }
+                            let inputRow = src + (n * h.input + ih) * w.input * c
+                            for kw in 0..<w.window {
+                                let tap = acc + (kh * w.window + kw) * cm
+                                for ow in 0..<w.output {
+                                    let iw = w.start(ow) + kw * w.dilation
+                                    if iw < 0 || iw >= w.input { continue }
+                                    let xi = inputRow + iw * c, gy = g0 + ow * cm
+                                    if m == 1 {
+                                        for ch in 0..<c { tap[ch] += xi[ch] * gy[ch] }
+                                    } else {
+                                        for ch in 0..<c { for j in 0..<m { tap[ch * m + j] += xi[ch] * gy[ch * m + j] } }
+                                    }
+                                }
+                            }
+                        }
+                        row += total
+                    }
+                }
+                dk.initialize(from: partials, count: count)
+                for worker in 1..<workers {
+                    let p = partials + worker * count
+                    for i in 0..<count { dk[i] += p[i] }
+                }
+            }
+        }
+    }
+}
