@@ -10,6 +10,9 @@ let package = Package(
         .library(name: "PinpointTensor", targets: ["PinpointTensor"]),
         .library(name: "PinpointAutograd", targets: ["PinpointAutograd"]),
         .library(name: "PinpointData", targets: ["PinpointData"]),
+        .library(name: "PinpointLayers", targets: ["PinpointLayers"]),
+        .library(name: "PinpointMetrics", targets: ["PinpointMetrics"]),
+        .library(name: "PinpointOptimizers", targets: ["PinpointOptimizers"]),
         .executable(name: "pinpoint", targets: ["pinpoint"]),
         .executable(name: "pinpoint-benchmarks", targets: ["PinpointBenchmarks"]),
     ],
@@ -36,7 +39,11 @@ let package = Package(
         // setjmp-based error handling.
         .target(name: "CPinpointIO", dependencies: ["CJPEG", "CPNG"]),
         .target(name: "PinpointData", dependencies: ["PinpointTensor", "CPinpointIO"]),
-        .target(name: "Pinpoint", dependencies: ["PinpointTensor", "PinpointAutograd", "PinpointData"]),
+        .target(name: "PinpointLayers", dependencies: ["PinpointAutograd", "PinpointTensor"]),
+        .target(name: "PinpointMetrics", dependencies: ["PinpointAutograd", "PinpointTensor"]),
+        .target(name: "PinpointOptimizers", dependencies: ["PinpointAutograd", "PinpointTensor"]),
+        .target(name: "Pinpoint", dependencies: ["PinpointTensor", "PinpointAutograd", "PinpointData", "PinpointLayers",
+                                                 "PinpointMetrics", "PinpointOptimizers"]),
         .executableTarget(
             name: "pinpoint",
             dependencies: [
@@ -54,6 +61,10 @@ let package = Package(
             name: "PinpointAutogradTests", dependencies: ["PinpointAutograd", "PinpointTensor"]),
         .testTarget(
             name: "PinpointDataTests", dependencies: ["PinpointData", "PinpointTensor", "CPinpointIO"],
+            resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "PinpointLayersTests",
+            dependencies: ["PinpointLayers", "PinpointMetrics", "PinpointOptimizers", "PinpointAutograd", "PinpointTensor"],
             resources: [.copy("Fixtures")]),
         // Runs the built `pinpoint` executable; depending on it makes `swift build --build-tests` build it.
         .testTarget(name: "PinpointCommandTests", dependencies: ["pinpoint"]),

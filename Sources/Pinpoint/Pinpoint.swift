@@ -2,4 +2,7 @@
 // product (`PinpointTensor`, `PinpointAutograd`, ...) for code that wants only one.
 @_exported import PinpointAutograd
 @_exported import PinpointData
+@_exported import PinpointLayers
+@_exported import PinpointMetrics
+@_exported import PinpointOptimizers
 @_exported import PinpointTensor

@@ -1,0 +1,121 @@
+import PinpointAutograd
+import PinpointTensor
+
+/// Keras `ReLU`, with `maxValue` 6 for MobileNetV2's ReLU6 (Keras `ReLU(6.0)`).
+public final class ReLU: Layer {
+    public var name: String
+    public let maxValue: Float?
+
+    public init(maxValue: Float? = nil, name: String = "") {
+        self.maxValue = maxValue
+        self.name = name
+    }
+
+    public func outputShape(for inputShape: [Int]) throws(LayerError) -> [Int] { inputShape }
+    public func callAsFunction(_ input: Traced, context: inout LayerContext) -> Traced {
+        switch maxValue {
+        case nil: input.relu()
+        case 6: input.relu6()
+        case let m?: input.clipped(min: 0, max: m)
+        }
+    }
+}
+
+/// ReLU capped at 6 (Keras `ReLU(6.0)`), MobileNetV2's activation.
+public func ReLU6(name: String = "") -> ReLU { ReLU(maxValue: 6, name: name) }
+
+/// Keras `Activation("sigmoid")`.
+public final class Sigmoid: Layer {
+    public var name: String
+    public init(name: String = "") { self.name = name }
+    public func outputShape(for inputShape: [Int]) throws(LayerError) -> [Int] { inputShape }
+    public func callAsFunction(_ input: Traced, context: inout LayerContext) -> Traced { input.sigmoid() }
+}
+
+/// Keras `Softmax` over `axis` (default the last).
+public final class Softmax: Layer {
+    public var name: String
+    public let axis: Int
+    public init(axis: Int = -1, name: String = "") {
+        self.axis = axis
+        self.name = name
+    }
+    public func outputShape(for inputShape: [Int]) throws(LayerError) -> [Int] { inputShape }
+    public func callAsFunction(_ input: Traced, context: inout LayerContext) -> Traced { input.softmax(alongAxis: axis) }
+}
+
+/// Keras `Dropout`: in training, keeps each element with probability 1 - rate and scales the kept
+/// ones by 1 / (1 - rate), so the expected output equals the input; in inference, the identity.
+/// The mask comes from the context's seeded generator.
+public final class Dropout: Layer {
+    public var name: String
+    public var rate: Float
+
+    public init(_ rate: Float, name: String = "") {
+        precondition(rate >= 0 && rate < 1, "Dropout rate must be in [0, 1), got \(rate)")
+        self.rate = rate
+        self.name = name
+    }
+
+    public func outputShape(for inputShape: [Int]) throws(LayerError) -> [Int] { inputShape }
+
+    public func callAsFunction(_ input: Traced, context: inout LayerContext) -> Traced {
+        guard context.training, rate > 0 else { return input }
+        let keep = 1 - rate
+        var random = context.random
+        let mask = Tensor.uniform(input.shape, using: &random).map { $0 < keep ? 1 / keep : 0 }
+        context.random = random
+        return input * mask
+    }
+}
+
+/// Keras `BatchNormalization` over the last axis. In training it normalizes with the batch's mean
+/// and biased variance and moves the moving statistics toward them (`momentum` is the fraction
+/// kept, 0.99 by default as Keras); in inference it uses the moving statistics. gamma ones, beta
+/// zeros, moving mean zeros, moving variance ones; epsilon 1e-3.
+public final class BatchNormalization: Layer {
+    public var name: String
+    public let momentum: Float
+    public let epsilon: Float
+    public private(set) var gamma: Parameter?
+    public private(set) var beta: Parameter?
+    public private(set) var movingMean: Parameter?
+    public private(set) var movingVariance: Parameter?
+
+    public init(momentum: Float = 0.99, epsilon: Float = 1e-3, name: String = "") {
+        self.momentum = momentum
+        self.epsilon = epsilon
+        self.name = name
+    }
+
+    public var weights: [(name: String, parameter: Parameter)] {
+        [("gamma", gamma), ("beta", beta), ("moving_mean", movingMean), ("moving_variance", movingVariance)].compactMap { n, p in p.map { (n, $0) } }
+    }
+
+    public func build(inputShape: [Int], random: inout SeededGenerator) throws(LayerError) {
+        guard let channels = inputShape.last else { throw error("needs a channel axis") }
+        gamma = Parameter(Tensor.ones([channels]))
+        beta = Parameter(Tensor.zeros([channels]))
+        movingMean = Parameter(Tensor.zeros([channels]), trainable: false)
+        movingVariance = Parameter(Tensor.ones([channels]), trainable: false)
+    }
+
+    public func outputShape(for inputShape: [Int]) throws(LayerError) -> [Int] { inputShape }
+
+    public func callAsFunction(_ input: Traced, context: inout LayerContext) -> Traced {
+        guard let gamma, let beta, let movingMean, let movingVariance else { preconditionFailure("BatchNormalization '\(name)' called before build") }
+        let axes = Array(0..<(input.rank - 1))
+        let mean: Traced, variance: Traced
+        if context.training {
+            mean = input.mean(alongAxes: axes)
+            variance = input.variance(alongAxes: axes)
+            movingMean.value = movingMean.value * momentum + mean.value * (1 - momentum)
+            movingVariance.value = movingVariance.value * momentum + variance.value * (1 - momentum)
+        } else {
+            mean = Traced(movingMean.value)
+            variance = Traced(movingVariance.value)
+        }
+        let scale = context.read(gamma) / (variance + epsilon).sqrt()
+        return (input - mean) * scale + context.read(beta)
+    }
+}

@@ -1,0 +1,201 @@
+import PinpointAutograd
+import PinpointTensor
+
+/// An optimizer over a fixed list of named parameters, with per-parameter state that can be saved
+/// and restored by name (`optimizer.<parameter>.<slot>`, plus `optimizer.iterations`).
+public protocol Optimizer: AnyObject {
+    var parameters: [(name: String, parameter: Parameter)] { get }
+    /// Steps taken so far (Keras's `iterations`).
+    var iterations: Int { get set }
+    /// Rescale gradients so their global norm is at most this (Keras's `global_clipnorm`).
+    var globalClipNorm: Float? { get set }
+    /// One update from gradients aligned with `parameters`; increments `iterations`.
+    func apply(_ gradients: [Tensor])
+    /// Slot tensors by name, for checkpoints.
+    var state: [(name: String, value: Tensor)] { get }
+    func restore(_ state: [String: Tensor]) throws(OptimizerError)
+}
+
+public struct OptimizerError: Error, CustomStringConvertible {
+    public let reason: String
+    public var description: String { reason }
+}
+
+extension Optimizer {
+    /// The gradients scaled down to `globalClipNorm` when their joint norm exceeds it.
+    func clipped(_ gradients: [Tensor]) -> [Tensor] {
+        precondition(gradients.count == parameters.count,
+                     "\(type(of: self)): \(gradients.count) gradients for \(parameters.count) parameters")
+        for (g, p) in zip(gradients, parameters) where g.shape != p.parameter.shape {
+            preconditionFailure("\(type(of: self)): gradient of shape \(g.shape) for '\(p.name)' of shape \(p.parameter.shape)")
+        }
+        guard let limit = globalClipNorm else { return gradients }
+        let norm = gradients.reduce(Float(0)) { $0 + $1.square().sum().scalar }.squareRoot()
+        guard norm > limit else { return gradients }
+        return gradients.map { $0 * (limit / norm) }
+    }
+
+    func slotState(_ slots: [(String, [Tensor])]) -> [(name: String, value: Tensor)] {
+        var out: [(name: String, value: Tensor)] = [("optimizer.iterations", Tensor(Float(iterations)))]
+        for (slot, values) in slots {
+            for (p, v) in zip(parameters, values) { out.append(("optimizer.\(p.name).\(slot)", v)) }
+        }
+        return out
+    }
+
+    func restoreSlots(_ state: [String: Tensor], _ slots: [String]) throws(OptimizerError) -> [[Tensor]] {
+        guard let steps = state["optimizer.iterations"] else { throw OptimizerError(reason: "optimizer state lacks optimizer.iterations") }
+        iterations = Int(steps.scalar)
+        return try slots.map { slot throws(OptimizerError) in
+            try parameters.map { p throws(OptimizerError) in
+                let key = "optimizer.\(p.name).\(slot)"
+                guard let v = state[key] else { throw OptimizerError(reason: "optimizer state lacks \(key)") }
+                guard v.shape == p.parameter.shape else {
+                    throw OptimizerError(reason: "\(key) has shape \(v.shape), the parameter \(p.parameter.shape)")
+                }
+                return v
+            }
+        }
+    }
+}
+
+/// Keras `RMSprop`: v = rho v + (1 - rho) g^2; increment = lr g / sqrt(v + epsilon) (epsilon
+/// inside the root, as Keras 3); with momentum m = momentum m + increment and w -= m, else
+/// w -= increment. `centered` subtracts the squared running mean of g inside the root.
+public final class RMSprop: Optimizer {
+    public let parameters: [(name: String, parameter: Parameter)]
+    public var learningRate: any LearningRateSchedule
+    public let rho: Float, momentum: Float, epsilon: Float, centered: Bool
+    public var iterations = 0
+    public var globalClipNorm: Float?
+    private var velocity: [Tensor], momenta: [Tensor], averageGradient: [Tensor]
+
+    public init(_ parameters: [(name: String, parameter: Parameter)], learningRate: any LearningRateSchedule = ConstantLearningRate(1e-3),
+                rho: Float = 0.9, momentum: Float = 0, epsilon: Float = 1e-7, centered: Bool = false) {
+        self.parameters = parameters
+        self.learningRate = learningRate
+        self.rho = rho
+        self.momentum = momentum
+        self.epsilon = epsilon
+        self.centered = centered
+        velocity = parameters.map { Tensor.zeros($0.parameter.shape) }
+        momenta = velocity
+        averageGradient = velocity
+    }
+
+    public func apply(_ gradients: [Tensor]) {
+        let lr = learningRate(iterations)
+        for (i, g) in clipped(gradients).enumerated() {
+            velocity[i] = velocity[i] * rho + g.square() * (1 - rho)
+            var denominator = velocity[i]
+            if centered {
+                averageGradient[i] = averageGradient[i] * rho + g * (1 - rho)
+                denominator = denominator - averageGradient[i].square()
+            }
+            let increment = g * lr / (denominator + epsilon).sqrt()
+            let p = parameters[i].parameter
+            if momentum > 0 {
+                momenta[i] = momenta[i] * momentum + increment
+                p.value = p.value - momenta[i]
+            } else {
+                p.value = p.value - increment
+            }
+        }
+        iterations += 1
+    }
+
+    public var state: [(name: String, value: Tensor)] {
+        slotState([("velocity", velocity)] + (momentum > 0 ? [("momentum", momenta)] : []) + (centered ? [("average_gradient", averageGradient)] : []))
+    }
+
+    public func restore(_ state: [String: Tensor]) throws(OptimizerError) {
+        let names = ["velocity"] + (momentum > 0 ? ["momentum"] : []) + (centered ? ["average_gradient"] : [])
+        let slots = try restoreSlots(state, names)
+        velocity = slots[0]
+        if momentum > 0 { momenta = slots[1] }
+        if centered { averageGradient = slots[names.count - 1] }
+    }
+}
+
+/// Keras `SGD`: with momentum m = momentum m - lr g and w += m (Nesterov: w += momentum m - lr g);
+/// without, w -= lr g.
+public final class SGD: Optimizer {
+    public let parameters: [(name: String, parameter: Parameter)]
+    public var learningRate: any LearningRateSchedule
+    public let momentum: Float, nesterov: Bool
+    public var iterations = 0
+    public var globalClipNorm: Float?
+    private var momenta: [Tensor]
+
+    public init(_ parameters: [(name: String, parameter: Parameter)], learningRate: any LearningRateSchedule = ConstantLearningRate(0.01),
+                momentum: Float = 0, nesterov: Bool = false) {
+        self.parameters = parameters
+        self.learningRate = learningRate
+        self.momentum = momentum
+        self.nesterov = nesterov
+        momenta = parameters.map { Tensor.zeros($0.parameter.shape) }
+    }
+
+    public func apply(_ gradients: [Tensor]) {
+        let lr = learningRate(iterations)
+        for (i, g) in clipped(gradients).enumerated() {
+            let p = parameters[i].parameter
+            if momentum > 0 {
+                momenta[i] = momenta[i] * momentum - g * lr
+                p.value = nesterov ? p.value + momenta[i] * momentum - g * lr : p.value + momenta[i]
+            } else {
+                p.value = p.value - g * lr
+            }
+        }
+        iterations += 1
+    }
+
+    public var state: [(name: String, value: Tensor)] { slotState(momentum > 0 ? [("momentum", momenta)] : []) }
+    public func restore(_ state: [String: Tensor]) throws(OptimizerError) {
+        let slots = try restoreSlots(state, momentum > 0 ? ["momentum"] : [])
+        if momentum > 0 { momenta = slots[0] }
+    }
+}
+
+/// Keras `Adam`: m += (g - m)(1 - beta1); v += (g^2 - v)(1 - beta2);
+/// w -= lr sqrt(1 - beta2^t) / (1 - beta1^t) m / (sqrt(v) + epsilon), t = step + 1.
+public final class Adam: Optimizer {
+    public let parameters: [(name: String, parameter: Parameter)]
+    public var learningRate: any LearningRateSchedule
+    public let beta1: Float, beta2: Float, epsilon: Float
+    public var iterations = 0
+    public var globalClipNorm: Float?
+    private var m: [Tensor], v: [Tensor]
+
+    public init(_ parameters: [(name: String, parameter: Parameter)], learningRate: any LearningRateSchedule = ConstantLearningRate(1e-3),
+                beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-7) {
+        self.parameters = parameters
+        self.learningRate = learningRate
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+        m = parameters.map { Tensor.zeros($0.parameter.shape) }
+        v = m
+    }
+
+    public func apply(_ gradients: [Tensor]) {
+        let t = Double(iterations + 1)
+        let lr = Float(Double(learningRate(iterations)) * (1 - pow(Double(beta2), t)).squareRoot() / (1 - pow(Double(beta1), t)))
+        for (i, g) in clipped(gradients).enumerated() {
+            m[i] = m[i] + (g - m[i]) * (1 - beta1)
+            v[i] = v[i] + (g.square() - v[i]) * (1 - beta2)
+            let p = parameters[i].parameter
+            p.value = p.value - m[i] * lr / (v[i].sqrt() + epsilon)
+        }
+        iterations += 1
+    }
+
+    public var state: [(name: String, value: Tensor)] { slotState([("m", m), ("v", v)]) }
+    public func restore(_ state: [String: Tensor]) throws(OptimizerError) {
+        let slots = try restoreSlots(state, ["m", "v"])
+        m = slots[0]
+        v = slots[1]
+    }
+}
+
+import Foundation
