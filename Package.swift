@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "PinpointLayers", targets: ["PinpointLayers"]),
         .library(name: "PinpointMetrics", targets: ["PinpointMetrics"]),
         .library(name: "PinpointOptimizers", targets: ["PinpointOptimizers"]),
+        .library(name: "PinpointModels", targets: ["PinpointModels"]),
         .executable(name: "pinpoint", targets: ["pinpoint"]),
         .executable(name: "pinpoint-benchmarks", targets: ["PinpointBenchmarks"]),
     ],
@@ -42,8 +43,9 @@ let package = Package(
         .target(name: "PinpointLayers", dependencies: ["PinpointAutograd", "PinpointTensor"]),
         .target(name: "PinpointMetrics", dependencies: ["PinpointAutograd", "PinpointTensor"]),
         .target(name: "PinpointOptimizers", dependencies: ["PinpointAutograd", "PinpointTensor"]),
+        .target(name: "PinpointModels", dependencies: ["PinpointLayers", "PinpointOptimizers", "PinpointAutograd", "PinpointTensor"]),
         .target(name: "Pinpoint", dependencies: ["PinpointTensor", "PinpointAutograd", "PinpointData", "PinpointLayers",
-                                                 "PinpointMetrics", "PinpointOptimizers"]),
+                                                 "PinpointMetrics", "PinpointOptimizers", "PinpointModels"]),
         .executableTarget(
             name: "pinpoint",
             dependencies: [
@@ -66,6 +68,8 @@ let package = Package(
             name: "PinpointLayersTests",
             dependencies: ["PinpointLayers", "PinpointMetrics", "PinpointOptimizers", "PinpointAutograd", "PinpointTensor"],
             resources: [.copy("Fixtures")]),
+        .testTarget(name: "PinpointModelsTests",
+                    dependencies: ["PinpointModels", "PinpointLayers", "PinpointOptimizers", "PinpointAutograd", "PinpointTensor"]),
         // Runs the built `pinpoint` executable; depending on it makes `swift build --build-tests` build it.
         .testTarget(name: "PinpointCommandTests", dependencies: ["pinpoint"]),
     ]

@@ -5,4 +5,5 @@
 @_exported import PinpointLayers
 @_exported import PinpointMetrics
 @_exported import PinpointOptimizers
+@_exported import PinpointModels
 @_exported import PinpointTensor
