@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "PinpointMetrics", targets: ["PinpointMetrics"]),
         .library(name: "PinpointOptimizers", targets: ["PinpointOptimizers"]),
         .library(name: "PinpointModels", targets: ["PinpointModels"]),
+        .library(name: "PinpointTraining", targets: ["PinpointTraining"]),
         .executable(name: "pinpoint", targets: ["pinpoint"]),
         .executable(name: "pinpoint-benchmarks", targets: ["PinpointBenchmarks"]),
     ],
@@ -44,8 +45,11 @@ let package = Package(
         .target(name: "PinpointMetrics", dependencies: ["PinpointAutograd", "PinpointTensor"]),
         .target(name: "PinpointOptimizers", dependencies: ["PinpointAutograd", "PinpointTensor"]),
         .target(name: "PinpointModels", dependencies: ["PinpointLayers", "PinpointOptimizers", "PinpointAutograd", "PinpointTensor"]),
+        .target(name: "PinpointTraining",
+                dependencies: ["PinpointModels", "PinpointData", "PinpointLayers", "PinpointMetrics", "PinpointOptimizers",
+                               "PinpointAutograd", "PinpointTensor"]),
         .target(name: "Pinpoint", dependencies: ["PinpointTensor", "PinpointAutograd", "PinpointData", "PinpointLayers",
-                                                 "PinpointMetrics", "PinpointOptimizers", "PinpointModels"]),
+                                                 "PinpointMetrics", "PinpointOptimizers", "PinpointModels", "PinpointTraining"]),
         .executableTarget(
             name: "pinpoint",
             dependencies: [
@@ -70,6 +74,7 @@ let package = Package(
             resources: [.copy("Fixtures")]),
         .testTarget(name: "PinpointModelsTests",
                     dependencies: ["PinpointModels", "PinpointLayers", "PinpointOptimizers", "PinpointAutograd", "PinpointTensor"]),
+        .testTarget(name: "PinpointTrainingTests", dependencies: ["PinpointTraining"]),
         // Runs the built `pinpoint` executable; depending on it makes `swift build --build-tests` build it.
         .testTarget(name: "PinpointCommandTests", dependencies: ["pinpoint"]),
     ]

@@ -6,4 +6,5 @@
 @_exported import PinpointMetrics
 @_exported import PinpointOptimizers
 @_exported import PinpointModels
+@_exported import PinpointTraining
 @_exported import PinpointTensor

@@ -1,0 +1,108 @@
+import Foundation
+import PinpointTraining
+import PinpointLayers
+import PinpointAutograd
+import PinpointMetrics
+import PinpointModels
+import PinpointOptimizers
+import PinpointTensor
+import XCTest
+
+/// An in-memory source with a seeded order per epoch.
+struct ArraySource: BatchSource {
+    let inputs: Tensor, targets: Tensor, batchSize: Int
+    var batchesPerEpoch: Int { (inputs.shape[0] + batchSize - 1) / batchSize }
+    func batches(epoch: Int) -> () throws -> TrainingBatch? {
+        var order = Array(0..<inputs.shape[0])
+        var rng = SeededGenerator(seed: UInt64(epoch) + 100)
+        order.shuffle(using: &rng)
+        var start = 0
+        return {
+            guard start < order.count else { return nil }
+            let rows = order[start..<min(start + batchSize, order.count)]
+            start += batchSize
+            return TrainingBatch(inputs: Tensor.stack(rows.map { inputs[index: $0] }), targets: Tensor.stack(rows.map { targets[index: $0] }))
+        }
+    }
+}
+
+final class FitTests: XCTestCase {
+    var directory: String!
+
+    override func setUpWithError() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("pinpoint-fit-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: directory) }
+
+    /// Images whose target is the mean brightness of each half: learnable, small.
+    func data(_ n: Int, seed: UInt64) -> ArraySource {
+        var rng = SeededGenerator(seed: seed)
+        let x = Tensor.uniform([n, 6, 6, 1], using: &rng)
+        let y = Tensor.concatenate([x.sliced(alongAxis: 2, from: 0, to: 3).mean(alongAxes: [1, 2]),
+                                    x.sliced(alongAxis: 2, from: 3, to: 6).mean(alongAxes: [1, 2])], alongAxis: 1)
+        return ArraySource(inputs: x, targets: y, batchSize: 8)
+    }
+
+    func model(seed: UInt64) throws -> Sequential {
+        try Sequential(inputShape: [6, 6, 1], [Conv2D(4, padding: .same, activation: .relu), BatchNormalization(), Flatten(),
+                                               Dense(8, activation: .relu), Dropout(0.2), Dense(2)], seed: seed)
+    }
+
+    func trainer(_ model: Sequential, checkpoint: String? = nil) -> Trainer {
+        let t = Trainer(model: model, loss: MeanSquaredError(),
+                        optimizer: RMSprop(model.trainableParameters,
+                                           learningRate: ExponentialDecay(initial: 3e-3, decaySteps: 10, decayRate: 0.5, staircase: true),
+                                           momentum: 0.9),
+                        seed: 7, checkpointPath: checkpoint, metadata: ["architecture": "test"])
+        t.showsProgress = false
+        return t
+    }
+
+    func testTheLossFallsAndValidationIsReported() throws {
+        let t = trainer(try model(seed: 1))
+        let history = try t.fit(train: data(48, seed: 1), validation: data(16, seed: 2), epochs: 8)
+        XCTAssertEqual(history.map(\.epoch), Array(1...8))
+        XCTAssertLessThan(history.last!.trainingLoss, 0.5 * history.first!.trainingLoss)
+        XCTAssertNotNil(history.last!.validationLoss)
+        XCTAssertLessThan(history.last!.validationLoss!, history.first!.validationLoss!)
+    }
+
+    func testResumingGivesTheSameWeightsAsAnUninterruptedRun() throws {
+        let straight = try model(seed: 1)
+        try trainer(straight, checkpoint: directory + "/straight.safetensors").fit(train: data(40, seed: 1), epochs: 3)
+
+        let first = try model(seed: 1)
+        try trainer(first, checkpoint: directory + "/part.safetensors").fit(train: data(40, seed: 1), epochs: 1)
+        let resumed = try model(seed: 99)  // different initial weights: everything must come from the checkpoint
+        let t = trainer(resumed, checkpoint: directory + "/part.safetensors")
+        XCTAssertEqual(try t.resume(from: directory + "/part.safetensors"), 1)
+        try t.fit(train: data(40, seed: 1), epochs: 3)
+
+        for (a, b) in zip(straight.parameters, resumed.parameters) {
+            XCTAssertEqual(a.parameter.value, b.parameter.value, "\(a.name) differs after resuming")
+        }
+        let saved = try Checkpoint(contentsOf: directory + "/part.safetensors")
+        XCTAssertEqual(saved.metadata["epochs_completed"], "3")
+        XCTAssertEqual(saved.metadata["architecture"], "test")
+        XCTAssertEqual(saved.optimizerState["optimizer.iterations"]?.scalar, 15)
+    }
+
+    func testANonFiniteLossStopsWithAClearMessage() throws {
+        var source = data(16, seed: 1)
+        var x = source.inputs
+        x[3, 0, 0, 0] = .nan
+        source = ArraySource(inputs: x, targets: source.targets, batchSize: 8)
+        XCTAssertThrowsError(try trainer(try model(seed: 1)).fit(train: source, epochs: 1)) { error in
+            XCTAssertTrue("\(error)".contains("the loss is nan; stopping"), "\(error)")
+        }
+    }
+
+    func testResumingWithAnotherSeedIsRefused() throws {
+        let m = try model(seed: 1)
+        try trainer(m, checkpoint: directory + "/a.safetensors").fit(train: data(16, seed: 1), epochs: 1)
+        let other = Trainer(model: m, loss: MeanSquaredError(), optimizer: RMSprop(m.trainableParameters, momentum: 0.9), seed: 8)
+        XCTAssertThrowsError(try other.resume(from: directory + "/a.safetensors")) { XCTAssertTrue("\($0)".contains("seed 7"), "\($0)") }
+    }
+}
