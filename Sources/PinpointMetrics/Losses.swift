@@ -70,11 +70,12 @@ public struct WeightedLoss: Loss {
     public init(_ terms: [Term]) { self.terms = terms }
 
     public func callAsFunction(_ target: Tensor, _ prediction: Traced) -> Traced {
-        terms.map { term in
-            term.loss(target.sliced(alongAxis: 1, from: term.targetColumns.lowerBound, to: term.targetColumns.upperBound).contiguous(),
-                      prediction.sliced(alongAxis: 1, from: term.predictionColumns.lowerBound, to: term.predictionColumns.upperBound)) * term.weight
-        }.dropFirst().reduce(terms[0].loss(
-            target.sliced(alongAxis: 1, from: terms[0].targetColumns.lowerBound, to: terms[0].targetColumns.upperBound).contiguous(),
-            prediction.sliced(alongAxis: 1, from: terms[0].predictionColumns.lowerBound, to: terms[0].predictionColumns.upperBound)) * terms[0].weight, +)
+        precondition(!terms.isEmpty, "WeightedLoss needs at least one term")
+        let parts = terms.map { term in
+            let t = target.sliced(alongAxis: 1, from: term.targetColumns.lowerBound, to: term.targetColumns.upperBound).contiguous()
+            let p = prediction.sliced(alongAxis: 1, from: term.predictionColumns.lowerBound, to: term.predictionColumns.upperBound)
+            return term.loss(t, p) * term.weight
+        }
+        return parts.dropFirst().reduce(parts[0], +)
     }
 }

@@ -139,6 +139,39 @@ fixtures = {
         case("small", small, sce, rng.standard_normal((3, 6, 6, 3)).astype(np.float32), np.array([0, 2, 1], dtype=np.float32)),
     ],
 }
+
+
+def optimizer_case(name, make, clip=None):
+    """Three steps on one variable with fixed gradients; the variable after each step."""
+    var = keras.Variable(np.array([0.5, -1.0, 2.0], dtype=np.float32))
+    opt = make()
+    if clip is not None:
+        opt.global_clipnorm = clip
+    grads = [np.array(g, dtype=np.float32) for g in ([0.1, -0.2, 0.3], [1.5, 0.5, -0.25], [-0.05, 0.4, 2.0])]
+    after = []
+    for g in grads:
+        opt.apply_gradients([(tf.constant(g), var)])
+        after.append([float(v) for v in var.numpy()])
+    return {"name": name, "initial": [0.5, -1.0, 2.0], "gradients": [[float(v) for v in g] for g in grads], "after": after}
+
+
+fixtures["optimizers"] = [
+    optimizer_case("sgd", lambda: keras.optimizers.SGD(0.1)),
+    optimizer_case("sgd momentum", lambda: keras.optimizers.SGD(0.1, momentum=0.9)),
+    optimizer_case("sgd nesterov", lambda: keras.optimizers.SGD(0.1, momentum=0.9, nesterov=True)),
+    optimizer_case("adam", lambda: keras.optimizers.Adam(0.01)),
+    optimizer_case("rmsprop centered", lambda: keras.optimizers.RMSprop(0.01, centered=True)),
+    optimizer_case("rmsprop clipped", lambda: keras.optimizers.RMSprop(0.01, momentum=0.9), clip=0.5),
+]
+logits = np.array([[2.0, -1.0, 0.5], [0.1, 0.2, 0.3]], dtype=np.float32)
+labels = np.array([2, 0], dtype=np.float32)
+probabilities = np.array([[0.7, 0.2, 0.1], [1e-9, 0.5, 0.5]], dtype=np.float32)
+fixtures["losses"] = {
+    "logits": logits.tolist(), "labels": labels.tolist(), "probabilities": probabilities.tolist(),
+    "sce_from_logits": float(keras.losses.SparseCategoricalCrossentropy(from_logits=True)(labels, logits)),
+    "sce_probabilities": float(keras.losses.SparseCategoricalCrossentropy()(labels, probabilities)),
+}
+
 with open(os.path.join(HERE, "keras.json"), "w") as f:
     json.dump(fixtures, f, separators=(",", ":"))
 print("wrote keras.json:", os.path.getsize(os.path.join(HERE, "keras.json")), "bytes")
