@@ -109,11 +109,13 @@ struct Show: ParsableCommand {
     @Option(help: "An Oxford-IIIT Pet folder.") var data: String?
     @Option(help: "Image base name in --data (e.g. Abyssinian_1).") var name: String?
     @Option(help: "The PNG to write.") var out: String
+    @Option(help: "With --tfrecord: a checkpoint whose prediction is drawn too (red).") var model: String?
 
     func validate() throws {
         guard (tfrecord != nil && index != nil && data == nil && name == nil) || (data != nil && name != nil && tfrecord == nil && index == nil) else {
             throw ValidationError("give either --tfrecord and --index, or --data and --name")
         }
+        if model != nil && tfrecord == nil { throw ValidationError("--model goes with --tfrecord") }
     }
 
     func run() throws {
@@ -139,8 +141,22 @@ struct Show: ParsableCommand {
         let thickness = Swift.max(2, Swift.min(image.width, image.height) / 150)
         image.drawBox(xmin: Int(box.xmin), ymin: Int(box.ymin), xmax: Int(box.xmax.rounded(.up)) - 1, ymax: Int(box.ymax.rounded(.up)) - 1,
                       color: (0, 255, 0), lineWidth: thickness)
+        var note = "ground truth in green"
+        if let model {
+            let loaded = try LoadedModel(contentsOf: model)
+            guard loaded.configuration.imageSize == image.width else {
+                throw ValidationError("\(model) takes \(loaded.configuration.imageSize)x\(loaded.configuration.imageSize) images; the record holds \(image.width)x\(image.height)")
+            }
+            let b = try loaded.predict([image.pixels]).scalars
+            let p = CenterBox(x: Double(b[0]), y: Double(b[1]), w: Double(b[2]), h: Double(b[3])).pixels(width: image.width, height: image.height)
+            let truth = CenterBox(x: (box.xmin + box.xmax) / 2 / Double(image.width), y: (box.ymin + box.ymax) / 2 / Double(image.height),
+                                  w: (box.xmax - box.xmin) / Double(image.width), h: (box.ymax - box.ymin) / Double(image.height))
+            image.drawBox(xmin: Int(p.xmin.rounded()), ymin: Int(p.ymin.rounded()), xmax: Int(p.xmax.rounded()) - 1, ymax: Int(p.ymax.rounded()) - 1,
+                          color: (255, 0, 0), lineWidth: thickness)
+            note += String(format: ", prediction in red (IoU %.3f)", iou(CenterBox(x: Double(b[0]), y: Double(b[1]), w: Double(b[2]), h: Double(b[3])), truth))
+        }
         try image.write(to: out)
-        print("wrote \(out) (\(image.width)x\(image.height), ground truth in green)")
+        print("wrote \(out) (\(image.width)x\(image.height), \(note))")
     }
 }
 

@@ -1,0 +1,93 @@
+import Foundation
+import PinpointAutograd
+import PinpointLayers
+import PinpointTensor
+
+/// What a checkpoint says about the model that wrote it: enough to rebuild it and feed it.
+public struct ModelConfiguration: Equatable, Sendable {
+    /// "seed-cnn" (the tutorial's CNN).
+    public var architecture: String
+    public var imageSize: Int
+    /// Pixels are mapped to `pixel * inputScale + inputOffset` before the model sees them.
+    public var inputScale: Float
+    public var inputOffset: Float
+
+    public init(architecture: String, imageSize: Int, inputScale: Float, inputOffset: Float) {
+        self.architecture = architecture
+        self.imageSize = imageSize
+        self.inputScale = inputScale
+        self.inputOffset = inputOffset
+    }
+
+    /// The tutorial's CNN: input pixel / 255.
+    public static func seedCNN(imageSize: Int = 224) -> ModelConfiguration {
+        ModelConfiguration(architecture: "seed-cnn", imageSize: imageSize, inputScale: 1 / 255, inputOffset: 0)
+    }
+
+    public var metadata: [String: String] {
+        ["architecture": architecture, "image_size": String(imageSize), "input_scale": String(inputScale), "input_offset": String(inputOffset),
+         "format": "pinpoint-checkpoint-1"]
+    }
+
+    public init(metadata: [String: String], file: String) throws(CheckpointError) {
+        guard let architecture = metadata["architecture"], let size = metadata["image_size"].flatMap(Int.init),
+              let scale = metadata["input_scale"].flatMap(Float.init), let offset = metadata["input_offset"].flatMap(Float.init) else {
+            throw CheckpointError(file: file, reason: "metadata lacks the model configuration (architecture, image_size, input_scale, input_offset)")
+        }
+        self.init(architecture: architecture, imageSize: size, inputScale: scale, inputOffset: offset)
+    }
+
+    /// Builds the untrained model this configuration describes.
+    public func makeModel(seed: UInt64 = 0) throws -> Sequential {
+        switch architecture {
+        case "seed-cnn": return try TutorialCNN.make(imageSize: imageSize, seed: seed)
+        default: throw CheckpointError(file: "(configuration)", reason: "unknown architecture '\(architecture)' (known: seed-cnn)")
+        }
+    }
+}
+
+/// The tutorial's CNN localizer: four blocks of 3x3 SAME convolution (32, 64, 128, 256 filters)
+/// with ReLU and 2x2 SAME max pooling, then Flatten, Dense 1024 ReLU, Dropout 0.4 and Dense 4
+/// sigmoid, predicting (x_center, y_center, w, h) in [0, 1]. Its input is pixel / 255, as in the
+/// tutorial.
+///
+/// ```swift
+/// let model = try TutorialCNN.make(imageSize: 224, seed: 1)
+/// print(model.summary())
+/// ```
+public enum TutorialCNN {
+    public static func make(imageSize: Int = 224, seed: UInt64 = 0) throws -> Sequential {
+        var layers: [Layer] = []
+        for filters in [32, 64, 128, 256] {
+            layers += [Conv2D(filters, padding: .same, activation: .relu), MaxPooling2D(padding: .same)]
+        }
+        layers += [Flatten(), Dense(1024, activation: .relu), Dropout(0.4), Dense(4, activation: .sigmoid)]
+        return try Sequential(inputShape: [imageSize, imageSize, 3], layers, seed: seed)
+    }
+}
+
+/// A trained model with its configuration, loaded from a checkpoint.
+public struct LoadedModel {
+    public let model: Sequential
+    public let configuration: ModelConfiguration
+    public let checkpoint: Checkpoint
+
+    public init(contentsOf path: String) throws {
+        checkpoint = try Checkpoint(contentsOf: path)
+        configuration = try ModelConfiguration(metadata: checkpoint.metadata, file: path)
+        model = try configuration.makeModel()
+        try checkpoint.load(into: model.parameters, file: path)
+    }
+
+    /// Boxes (x, y, w, h) for a batch of RGB images already at the model's size, in inference mode.
+    public func predict(_ images: [[UInt8]]) throws -> Tensor {
+        let size = configuration.imageSize, pixels = size * size * 3
+        let batch = Tensor(shape: [images.count, size, size, 3]) { out, _ in
+            for (n, image) in images.enumerated() {
+                precondition(image.count == pixels, "LoadedModel.predict: image of \(image.count) bytes, expected \(size)x\(size) RGB")
+                for i in 0..<pixels { out[n * pixels + i] = Float(image[i]) * configuration.inputScale + configuration.inputOffset }
+            }
+        }
+        return try model.predict(batch)
+    }
+}
