@@ -9,10 +9,10 @@ demo: deps
 	$(SWIFT) build $(RELEASE) --product pinpoint
 	$(SWIFT) run $(RELEASE) --skip-build pinpoint demo
 
-# The downstream example runs first so the test runner's summary closes the output.
+# The downstream examples run first so the test runner's summary closes the output.
 test: deps
 	$(SWIFT) build --build-tests
-	cd Examples/CustomLayer && $(SWIFT) run
+	cd Examples/Downstream && $(SWIFT) build && $(SWIFT) run --skip-build CustomLayer && $(SWIFT) run --skip-build Localize
 	$(SWIFT) test --skip-build --disable-swift-testing
 
 # Kernel throughput (GFLOP/s); see Docs/Performance.md. Pass ARGS="--json" for JSON lines.

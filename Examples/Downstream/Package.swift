@@ -1,12 +1,13 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// A downstream package: depends on Pinpoint by path (a user would use its URL) and uses only its
-// public API.
+// Downstream programs: they depend on Pinpoint by path (a user would use its URL) and use only
+// its public API.
 let package = Package(
-    name: "CustomLayer",
+    name: "Downstream",
     dependencies: [.package(name: "Pinpoint", path: "../..")],
     targets: [
         .executableTarget(name: "CustomLayer", dependencies: [.product(name: "Pinpoint", package: "Pinpoint")]),
+        .executableTarget(name: "Localize", dependencies: [.product(name: "Pinpoint", package: "Pinpoint")]),
     ]
 )

@@ -85,6 +85,52 @@ final class CommandTests: XCTestCase {
         XCTAssertTrue(dump.error.contains("data CRC mismatch in record 1 at byte offset \(recordLength)"), dump.error)
     }
 
+    func testTrainResumeEvaluatePredictAndSummary() throws {
+        let pets = directory + "/pets", prep = directory + "/prep", ckpt = directory + "/cnn.safetensors"
+        XCTAssertEqual(try pinpoint("synth", "--out", pets, "--count", "16", "--seed", "4").status, 0)
+        XCTAssertEqual(try pinpoint("prepare", "--data", pets, "--out", prep, "--size", "16", "--val-count", "3").status, 0)
+        let train = try pinpoint("train", "--train", prep + "/loc_train.tfr", "--val", prep + "/loc_val.tfr", "--epochs", "1",
+                                 "--batch", "4", "--out", ckpt, "--quiet")
+        XCTAssertEqual(train.status, 0, train.error)
+        XCTAssertTrue(train.output.contains("conv2d_3 (Conv2D)"), "the summary is printed first")
+        XCTAssertTrue(train.output.contains("epoch 1/1: train loss"), train.output)
+        XCTAssertTrue(train.output.contains("val mean IoU"), train.output)
+        let resumed = try pinpoint("train", "--train", prep + "/loc_train.tfr", "--val", prep + "/loc_val.tfr", "--epochs", "2",
+                                   "--batch", "4", "--out", ckpt, "--resume", "--quiet")
+        XCTAssertEqual(resumed.status, 0, resumed.error)
+        XCTAssertTrue(resumed.output.contains("resumed from \(ckpt) after epoch 1"), resumed.output)
+        XCTAssertTrue(resumed.output.contains("epoch 2/2"), resumed.output)
+        XCTAssertFalse(resumed.output.contains("epoch 1/2"), "resuming does not redo epoch 1")
+
+        let wrongSize = try pinpoint("train", "--train", prep + "/loc_train.tfr", "--val", prep + "/loc_val.tfr", "--image-size", "224",
+                                     "--out", directory + "/x.safetensors")
+        XCTAssertNotEqual(wrongSize.status, 0)
+        XCTAssertTrue(wrongSize.error.contains("--image-size 224 does not match the records"), wrongSize.error)
+
+        let evaluate = try pinpoint("evaluate", "--model", ckpt, "--data", prep + "/loc_val.tfr", "--json")
+        XCTAssertEqual(evaluate.status, 0, evaluate.error)
+        let result = try JSONSerialization.jsonObject(with: Data(evaluate.output.utf8)) as! [String: Any]
+        XCTAssertEqual(result["count"] as? Int, 3)
+        XCTAssertTrue(result["accuracy"] is NSNull)
+        XCTAssertNotNil(result["mean_iou"] as? Double)
+
+        let image = try FileManager.default.contentsOfDirectory(atPath: pets + "/images").sorted().first { $0.hasSuffix(".jpg") }!
+        let predict = try pinpoint("predict", "--model", ckpt, pets + "/images/" + image, directory + "/missing.jpg", "--json",
+                                   "--out", directory + "/drawn", "--annotations", pets + "/annotations/xmls")
+        XCTAssertNotEqual(predict.status, 0, "one input was unreadable")
+        XCTAssertTrue(predict.error.contains("missing.jpg: no such file"), predict.error)
+        let line = try JSONSerialization.jsonObject(with: Data(predict.output.split(separator: "\n")[0].utf8)) as! [String: Any]
+        XCTAssertEqual((line["box"] as? [Double])?.count, 4)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: directory + "/drawn/" + image.replacingOccurrences(of: ".jpg", with: ".png")))
+
+        let summary = try pinpoint("summary", "--model", "seed-cnn", "--image-size", "224")
+        XCTAssertTrue(summary.output.contains("Total params: 51,773,764"), summary.output)
+        XCTAssertTrue(try pinpoint("summary", "--model", ckpt).output.contains("(None, 16, 16, 32)"))
+        let show = try pinpoint("show", "--tfrecord", prep + "/loc_val.tfr", "--index", "0", "--model", ckpt, "--out", directory + "/s.png")
+        XCTAssertEqual(show.status, 0, show.error)
+        XCTAssertTrue(show.output.contains("prediction in red (IoU"), show.output)
+    }
+
     func testPrepareWithNothingUsableFailsAndBadArgumentsAreExplained() throws {
         try FileManager.default.createDirectory(atPath: directory + "/empty/images", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: directory + "/empty/annotations/xmls", withIntermediateDirectories: true)
