@@ -73,7 +73,9 @@ let package = Package(
             dependencies: ["PinpointLayers", "PinpointMetrics", "PinpointOptimizers", "PinpointAutograd", "PinpointTensor"],
             resources: [.copy("Fixtures")]),
         .testTarget(name: "PinpointModelsTests",
-                    dependencies: ["PinpointModels", "PinpointLayers", "PinpointOptimizers", "PinpointAutograd", "PinpointTensor"]),
+                    dependencies: ["PinpointModels", "PinpointLayers", "PinpointMetrics", "PinpointOptimizers", "PinpointAutograd",
+                                   "PinpointTensor"],
+                    resources: [.copy("Fixtures")]),
         .testTarget(name: "PinpointTrainingTests", dependencies: ["PinpointTraining"]),
         // Runs the built `pinpoint` executable; depending on it makes `swift build --build-tests` build it.
         .testTarget(name: "PinpointCommandTests", dependencies: ["pinpoint"]),
