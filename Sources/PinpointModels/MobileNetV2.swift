@@ -206,3 +206,16 @@ public final class TwoHeadLocalizer: Layer {
         return model
     }
 }
+
+extension MobileNetV2 {
+    /// Loads ImageNet (or any Keras) MobileNetV2 weights converted by
+    /// `Scripts/convert_keras_mobilenet_weights.py`. Every backbone tensor must be present with its
+    /// shape; a file for another alpha fails with the mis-shaped names listed.
+    public func loadWeights(from path: String) throws {
+        let checkpoint = try Checkpoint(contentsOf: path)
+        if let alpha = checkpoint.metadata["alpha"].flatMap(Double.init), alpha != self.alpha {
+            throw CheckpointError(file: path, reason: "holds MobileNetV2 weights for alpha \(alpha); this backbone has alpha \(self.alpha)")
+        }
+        try checkpoint.load(into: weights, file: path)
+    }
+}
