@@ -64,27 +64,33 @@ public final class Sequential: Layer {
     }
 
     /// A Keras-style summary: layer names and types, output shapes, parameter counts and totals.
-    public func summary() -> String {
-        var rows: [(String, String, Int)] = []
-        var shape = inputShape
-        for layer in layers {
-            shape = (try? layer.outputShape(for: shape)) ?? []
-            let count = layer.weights.reduce(0) { $0 + $1.parameter.value.count }
-            rows.append(("\(layer.name) (\(layer.typeName))", "(None, " + shape.map(String.init).joined(separator: ", ") + ")", count))
-        }
-        let total = weights.reduce(0) { $0 + $1.parameter.value.count }
-        let trainable = trainableParameters.reduce(0) { $0 + $1.parameter.value.count }
-        func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }
-        let rule = String(repeating: "_", count: 78), double = String(repeating: "=", count: 78)
-        var lines = ["Model: \"\(name)\"", rule, pad(" Layer (type)", 34) + pad("Output Shape", 28) + "Param #", double]
-        for (i, (layer, output, count)) in rows.enumerated() {
-            lines.append(pad(" " + layer, 34) + pad(output, 28) + formatted(count))
-            lines.append(i == rows.count - 1 ? double : "")
-        }
-        lines += ["Total params: \(formatted(total))", "Trainable params: \(formatted(trainable))",
-                  "Non-trainable params: \(formatted(total - trainable))", rule]
-        return lines.joined(separator: "\n")
+    public func summary() -> String { kerasSummary(name: name, layers: layers, inputShape: inputShape, weights: weights) }
+}
+
+/// Keras's summary table for layers applied in order from `inputShape`, with totals over `weights`
+/// (trainable and not).
+public func kerasSummary(name: String, layers: [Layer], inputShape: [Int], weights: [(name: String, parameter: Parameter)],
+                         extraRows: [(layer: String, output: [Int], parameters: Int)] = []) -> String {
+    var rows: [(String, String, Int)] = []
+    var shape = inputShape
+    func render(_ s: [Int]) -> String { "(None, " + s.map(String.init).joined(separator: ", ") + ")" }
+    for layer in layers {
+        shape = (try? layer.outputShape(for: shape)) ?? []
+        rows.append(("\(layer.name) (\(layer.typeName))", render(shape), layer.weights.reduce(0) { $0 + $1.parameter.value.count }))
     }
+    rows += extraRows.map { ($0.layer, render($0.output), $0.parameters) }
+    let total = weights.reduce(0) { $0 + $1.parameter.value.count }
+    let trainable = weights.filter { $0.parameter.isTrainable }.reduce(0) { $0 + $1.parameter.value.count }
+    func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }
+    let rule = String(repeating: "_", count: 78), double = String(repeating: "=", count: 78)
+    var lines = ["Model: \"\(name)\"", rule, pad(" Layer (type)", 34) + pad("Output Shape", 28) + "Param #", double]
+    for (i, (layer, output, count)) in rows.enumerated() {
+        lines.append(pad(" " + layer, 34) + pad(output, 28) + formatted(count))
+        lines.append(i == rows.count - 1 ? double : "")
+    }
+    lines += ["Total params: \(formatted(total))", "Trainable params: \(formatted(trainable))",
+              "Non-trainable params: \(formatted(total - trainable))", rule]
+    return lines.joined(separator: "\n")
 }
 
 /// Parameters of layers as `layer.weight`.

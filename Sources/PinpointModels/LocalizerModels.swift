@@ -5,16 +5,19 @@ import PinpointTensor
 
 /// What a checkpoint says about the model that wrote it: enough to rebuild it and feed it.
 public struct ModelConfiguration: Equatable, Sendable {
-    /// "seed-cnn" (the tutorial's CNN).
+    /// "seed-cnn" (the tutorial's CNN) or "mobilenetv2" (the two-head model).
     public var architecture: String
     public var imageSize: Int
+    /// MobileNetV2's width multiplier.
+    public var alpha: Double?
     /// Pixels are mapped to `pixel * inputScale + inputOffset` before the model sees them.
     public var inputScale: Float
     public var inputOffset: Float
 
-    public init(architecture: String, imageSize: Int, inputScale: Float, inputOffset: Float) {
+    public init(architecture: String, imageSize: Int, inputScale: Float, inputOffset: Float, alpha: Double? = nil) {
         self.architecture = architecture
         self.imageSize = imageSize
+        self.alpha = alpha
         self.inputScale = inputScale
         self.inputOffset = inputOffset
     }
@@ -24,9 +27,22 @@ public struct ModelConfiguration: Equatable, Sendable {
         ModelConfiguration(architecture: "seed-cnn", imageSize: imageSize, inputScale: 1 / 255, inputOffset: 0)
     }
 
+    /// The two-head MobileNetV2. Keras's `preprocess_input` maps pixels to [-1, 1]
+    /// (`tutorialScaling: false`, the default); the tutorial feeds pixel / 255 instead, a bug kept
+    /// available for comparison.
+    public static func mobileNetV2(alpha: Double = 1.0, imageSize: Int = 224, tutorialScaling: Bool = false) -> ModelConfiguration {
+        ModelConfiguration(architecture: "mobilenetv2", imageSize: imageSize, inputScale: tutorialScaling ? 1 / 255 : 2 / 255,
+                           inputOffset: tutorialScaling ? 0 : -1, alpha: alpha)
+    }
+
+    /// True for models whose output is [class probabilities (2), box (4)].
+    public var hasClassHead: Bool { architecture == "mobilenetv2" }
+
     public var metadata: [String: String] {
-        ["architecture": architecture, "image_size": String(imageSize), "input_scale": String(inputScale), "input_offset": String(inputOffset),
-         "format": "pinpoint-checkpoint-1"]
+        var m = ["architecture": architecture, "image_size": String(imageSize), "input_scale": String(inputScale),
+                 "input_offset": String(inputOffset), "format": "pinpoint-checkpoint-1"]
+        if let alpha { m["alpha"] = String(alpha) }
+        return m
     }
 
     public init(metadata: [String: String], file: String) throws(CheckpointError) {
@@ -34,14 +50,16 @@ public struct ModelConfiguration: Equatable, Sendable {
               let scale = metadata["input_scale"].flatMap(Float.init), let offset = metadata["input_offset"].flatMap(Float.init) else {
             throw CheckpointError(file: file, reason: "metadata lacks the model configuration (architecture, image_size, input_scale, input_offset)")
         }
-        self.init(architecture: architecture, imageSize: size, inputScale: scale, inputOffset: offset)
+        self.init(architecture: architecture, imageSize: size, inputScale: scale, inputOffset: offset,
+                  alpha: metadata["alpha"].flatMap(Double.init))
     }
 
     /// Builds the untrained model this configuration describes.
-    public func makeModel(seed: UInt64 = 0) throws -> Sequential {
+    public func makeModel(seed: UInt64 = 0) throws -> any Layer {
         switch architecture {
         case "seed-cnn": return try TutorialCNN.make(imageSize: imageSize, seed: seed)
-        default: throw CheckpointError(file: "(configuration)", reason: "unknown architecture '\(architecture)' (known: seed-cnn)")
+        case "mobilenetv2": return try TwoHeadLocalizer.make(alpha: alpha ?? 1.0, inputSize: imageSize, seed: seed)
+        default: throw CheckpointError(file: "(configuration)", reason: "unknown architecture '\(architecture)' (known: seed-cnn, mobilenetv2)")
         }
     }
 }
@@ -68,7 +86,7 @@ public enum TutorialCNN {
 
 /// A trained model with its configuration, loaded from a checkpoint.
 public struct LoadedModel {
-    public let model: Sequential
+    public let model: any Layer
     public let configuration: ModelConfiguration
     public let checkpoint: Checkpoint
 
@@ -76,10 +94,11 @@ public struct LoadedModel {
         checkpoint = try Checkpoint(contentsOf: path)
         configuration = try ModelConfiguration(metadata: checkpoint.metadata, file: path)
         model = try configuration.makeModel()
-        try checkpoint.load(into: model.parameters, file: path)
+        try checkpoint.load(into: model.weights, file: path)
     }
 
-    /// Boxes (x, y, w, h) for a batch of RGB images already at the model's size, in inference mode.
+    /// Outputs for a batch of RGB images already at the model's size, in inference mode: boxes
+    /// [n, 4] (x, y, w, h), or for a class head [n, 6] (dog and cat probabilities, then the box).
     public func predict(_ images: [[UInt8]]) throws -> Tensor {
         let size = configuration.imageSize, pixels = size * size * 3
         let batch = Tensor(shape: [images.count, size, size, 3]) { out, _ in
@@ -88,6 +107,12 @@ public struct LoadedModel {
                 for i in 0..<pixels { out[n * pixels + i] = Float(image[i]) * configuration.inputScale + configuration.inputOffset }
             }
         }
-        return try model.predict(batch)
+        return inference(model, batch)
     }
+}
+
+/// A model's output for a batch, in inference mode (no tape, moving statistics, no Dropout).
+public func inference(_ model: any Layer, _ batch: Tensor) -> Tensor {
+    var context = LayerContext()
+    return model(Traced(batch), context: &context).value
 }

@@ -198,6 +198,24 @@ public final class TwoHeadLocalizer: Layer {
         return Concatenate()([c, b])
     }
 
+    /// A Keras-style summary: the backbone's layers (blocks expanded), then each head layer.
+    public func summary() -> String {
+        let leaves = backbone.layers.flatMap { ($0 as? InvertedResidual)?.layers ?? [$0] }
+        let size = backbone.inputSize
+        let features = (try? pooling.outputShape(for: backbone.outputShape(for: [size, size, 3]))) ?? []
+        var extra: [(layer: String, output: [Int], parameters: Int)] = [("global_average_pooling2d (GlobalAveragePooling2D)", features, 0)]
+        for head in [classHead, boxHead] {
+            var shape = features
+            for layer in head {
+                shape = (try? layer.outputShape(for: shape)) ?? []
+                extra.append(("\(layer.name) (\(layer.typeName))", shape, layer.weights.reduce(0) { $0 + $1.parameter.value.count }))
+            }
+        }
+        extra.append(("concatenate (Concatenate)", [6], 0))
+        return kerasSummary(name: "mobilenetv2_\(backbone.alpha)_\(size)_two_head", layers: leaves, inputShape: [size, size, 3],
+                            weights: weights, extraRows: extra)
+    }
+
     /// Builds the model for `inputSize` with seeded initial weights.
     public static func make(alpha: Double = 1.0, inputSize: Int = 224, seed: UInt64 = 0) throws -> TwoHeadLocalizer {
         let model = TwoHeadLocalizer(alpha: alpha, inputSize: inputSize)

@@ -136,9 +136,12 @@ public final class Trainer {
                     callbacks: [any TrainingCallback] = []) throws -> [EpochResult] {
         var history: [EpochResult] = []
         let progress = ProgressLine()
-        let trainable = parameters.filter { $0.parameter.isTrainable }
-        precondition(trainable.map(\.name) == optimizer.parameters.map(\.name),
-                     "Trainer: the optimizer must be made for the model's trainable parameters, in order")
+        // Gradients are taken for the optimizer's parameters: a parameter frozen for a while (a
+        // backbone) is read as a constant and gets zeros, which leave it and its optimizer state as
+        // they are.
+        let trainable = optimizer.parameters
+        let names = Set(parameters.map(\.name))
+        precondition(trainable.allSatisfy { names.contains($0.name) }, "Trainer: the optimizer's parameters must be the model's")
         while completedEpochs < epochs {
             let epoch = completedEpochs
             let start = Date()

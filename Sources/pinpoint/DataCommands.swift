@@ -147,7 +147,8 @@ struct Show: ParsableCommand {
             guard loaded.configuration.imageSize == image.width else {
                 throw ValidationError("\(model) takes \(loaded.configuration.imageSize)x\(loaded.configuration.imageSize) images; the record holds \(image.width)x\(image.height)")
             }
-            let b = try loaded.predict([image.pixels]).scalars
+            let output = try loaded.predict([image.pixels]).scalars
+            let b = loaded.configuration.hasClassHead ? Array(output[2..<6]) : output
             let p = CenterBox(x: Double(b[0]), y: Double(b[1]), w: Double(b[2]), h: Double(b[3])).pixels(width: image.width, height: image.height)
             let truth = CenterBox(x: (box.xmin + box.xmax) / 2 / Double(image.width), y: (box.ymin + box.ymax) / 2 / Double(image.height),
                                   w: (box.xmax - box.xmin) / Double(image.width), h: (box.ymax - box.ymin) / Double(image.height))

@@ -37,7 +37,7 @@ struct Demo: ParsableCommand {
               + report.skipCounts.map { "\($0.category) \($0.count)" }.joined(separator: ", "))
 
         print("3. train the tutorial's CNN (RMSprop momentum 0.9, lr 1e-4 halved every 10 epochs, MSE, batch 40) -> \(checkpoint)")
-        _ = try trainCNN(trainPath: report.trainPath, valPath: report.validationPath, epochs: epochs, batch: 40, lr: 1e-4,
+        _ = try trainModel(trainPath: report.trainPath, valPath: report.validationPath, epochs: epochs, batch: 40, lr: 1e-4,
                          imageSize: imageSize, seed: seed, out: checkpoint, resume: false, quiet: false)
 
         print("4. evaluate on the validation records")
@@ -51,7 +51,7 @@ struct Demo: ParsableCommand {
         print("5. predict and draw (prediction red, ground truth green) -> \(pictures)")
         let validationPipeline = try LocalizationBatches(paths: [report.validationPath], batchSize: 4, scale: 1 / 255)
         if let batch = try validationPipeline.epoch(0).next() {
-            let boxes = try loaded.model.predict(batch.images).scalars
+            let boxes = inference(loaded.model, batch.images).scalars
             for i in 0..<batch.count {
                 var image = RGBImage(width: imageSize, height: imageSize,
                                      pixels: batch.images[index: i].scalars.map { UInt8(($0 * 255).rounded()) })

@@ -5,20 +5,28 @@ import Pinpoint
 struct Summary: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print a Keras-style summary of a model or a checkpoint's model.")
 
-    @Option(help: "seed-cnn, or a checkpoint file.") var model: String
+    @Option(help: "seed-cnn, mobilenetv2, or a checkpoint file.") var model: String
     @Option(help: "Input size for an architecture name (a checkpoint knows its own).") var imageSize: Int?
+    @Option(help: "MobileNetV2 width multiplier.") var alpha: Double = 1.0
 
     func run() throws {
-        if model == "seed-cnn" {
-            print(try ModelConfiguration.seedCNN(imageSize: imageSize ?? 224).makeModel().summary())
+        if model == "seed-cnn" || model == "mobilenetv2" {
+            let c = model == "seed-cnn" ? ModelConfiguration.seedCNN(imageSize: imageSize ?? 224)
+                : ModelConfiguration.mobileNetV2(alpha: alpha, imageSize: imageSize ?? 224)
+            print(describe(try c.makeModel()))
         } else {
             let loaded = try LoadedModel(contentsOf: model)
             if let imageSize, imageSize != loaded.configuration.imageSize {
                 throw ValidationError("\(model) was trained at \(loaded.configuration.imageSize)x\(loaded.configuration.imageSize), not \(imageSize)")
             }
-            print(loaded.model.summary())
+            print(describe(loaded.model))
         }
     }
+}
+
+/// The Keras-style summary of either architecture.
+func describe(_ model: any Layer) -> String {
+    (model as? Sequential)?.summary() ?? (model as? TwoHeadLocalizer)?.summary() ?? "\(model.name) (\(model.typeName))"
 }
 
 /// Mean IoU etc. of a model over TFRecord files, batch by batch.
@@ -26,7 +34,7 @@ func evaluateModel(_ loaded: LoadedModel, paths: [String], batchSize: Int = 40) 
     try evaluateModel(loaded.model, loaded.configuration, paths: paths, batchSize: batchSize)
 }
 
-func evaluateModel(_ model: Sequential, _ c: ModelConfiguration, paths: [String], batchSize: Int = 40) throws -> LocalizationMetrics {
+func evaluateModel(_ model: any Layer, _ c: ModelConfiguration, paths: [String], batchSize: Int = 40) throws -> LocalizationMetrics {
     let pipeline = try LocalizationBatches(paths: paths, batchSize: batchSize, scale: c.inputScale, offset: c.inputOffset)
     guard pipeline.imageSize == c.imageSize else {
         throw ValidationError("\(paths.joined(separator: ", ")) holds \(pipeline.imageSize)x\(pipeline.imageSize) images; the model takes \(c.imageSize)x\(c.imageSize)")
@@ -34,7 +42,13 @@ func evaluateModel(_ model: Sequential, _ c: ModelConfiguration, paths: [String]
     var metrics = LocalizationMetrics()
     let epoch = pipeline.epoch(0)
     while let batch = try epoch.next() {
-        metrics.add(predictedBoxes: try model.predict(batch.images), trueBoxes: batch.boxes)
+        let output = inference(model, batch.images)
+        if c.hasClassHead {
+            metrics.add(predictedBoxes: output.sliced(alongAxis: 1, from: 2, to: 6).contiguous(), trueBoxes: batch.boxes,
+                        classProbabilities: output.sliced(alongAxis: 1, from: 0, to: 2).contiguous(), trueClasses: batch.classes)
+        } else {
+            metrics.add(predictedBoxes: output, trueBoxes: batch.boxes)
+        }
     }
     return metrics
 }
@@ -51,7 +65,13 @@ struct Train: ParsableCommand {
 
     @Option(help: "Training TFRecord file.") var train: String
     @Option(help: "Validation TFRecord file.") var val: String
-    @Option(help: "Architecture.") var model = "seed-cnn"
+    @Option(help: "Architecture: seed-cnn (the tutorial's CNN) or mobilenetv2 (two heads: dog/cat and box).") var model = "seed-cnn"
+    @Option(help: "MobileNetV2 width multiplier (0.35, 0.5, 0.75, 1.0).") var alpha: Double = 1.0
+    @Option(help: "MobileNetV2 backbone weights converted by Scripts/convert_keras_mobilenet_weights.py.") var weights: String?
+    @Option(help: "Keep the MobileNetV2 backbone frozen (inference-mode BatchNorm, no gradients) for the first N epochs.")
+    var freezeBackboneEpochs = 0
+    @Flag(help: "Feed MobileNetV2 pixel / 255 as the tutorial does (a bug: Keras's MobileNetV2 expects [-1, 1]).")
+    var tutorialScaling = false
     @Option(help: "Epochs in total.") var epochs = 40
     @Option(help: "Batch size.") var batch = 40
     @Option(help: "Initial learning rate.") var lr: Float = 1e-4
@@ -62,55 +82,82 @@ struct Train: ParsableCommand {
     @Flag(help: "No progress line.") var quiet = false
 
     func validate() throws {
-        guard model == "seed-cnn" else { throw ValidationError("unknown --model '\(model)' (known: seed-cnn)") }
+        guard model == "seed-cnn" || model == "mobilenetv2" else { throw ValidationError("unknown --model '\(model)' (known: seed-cnn, mobilenetv2)") }
+        if model == "seed-cnn" && (weights != nil || freezeBackboneEpochs > 0 || tutorialScaling) {
+            throw ValidationError("--weights, --freeze-backbone-epochs and --tutorial-scaling are for --model mobilenetv2")
+        }
         guard epochs > 0, batch > 0, lr > 0 else { throw ValidationError("--epochs, --batch and --lr must be positive") }
     }
 
     func run() throws {
-        _ = try trainCNN(trainPath: train, valPath: val, epochs: epochs, batch: batch, lr: lr, imageSize: imageSize, seed: seed,
-                         out: out, resume: resume, quiet: quiet)
+        _ = try trainModel(architecture: model, alpha: alpha, weights: weights, freezeBackboneEpochs: freezeBackboneEpochs,
+                           tutorialScaling: tutorialScaling, trainPath: train, valPath: val, epochs: epochs, batch: batch, lr: lr,
+                           imageSize: imageSize, seed: seed, out: out, resume: resume, quiet: quiet)
     }
 }
 
 /// The train command's work, shared with the demo. Returns the epoch history.
-func trainCNN(trainPath: String, valPath: String, epochs: Int, batch: Int, lr: Float, imageSize: Int?, seed: UInt64,
-              out: String, resume: Bool, quiet: Bool) throws -> [EpochResult] {
-    let trainBatches = try LocalizationBatches(paths: [trainPath], batchSize: batch, shuffleBuffer: 1000, seed: seed, scale: 1 / 255)
-    let valBatches = try LocalizationBatches(paths: [valPath], batchSize: batch, scale: 1 / 255)
-    let size = trainBatches.imageSize
+func trainModel(architecture: String = "seed-cnn", alpha: Double = 1.0, weights: String? = nil, freezeBackboneEpochs: Int = 0,
+                tutorialScaling: Bool = false, trainPath: String, valPath: String, epochs: Int, batch: Int, lr: Float, imageSize: Int?,
+                seed: UInt64, out: String, resume: Bool, quiet: Bool) throws -> [EpochResult] {
+    let size = try LocalizationBatches(paths: [trainPath], batchSize: 1).imageSize
+    let configuration = architecture == "seed-cnn" ? ModelConfiguration.seedCNN(imageSize: size)
+        : ModelConfiguration.mobileNetV2(alpha: alpha, imageSize: size, tutorialScaling: tutorialScaling)
+    let trainBatches = try LocalizationBatches(paths: [trainPath], batchSize: batch, shuffleBuffer: 1000, seed: seed,
+                                               scale: configuration.inputScale, offset: configuration.inputOffset)
+    let valBatches = try LocalizationBatches(paths: [valPath], batchSize: batch, scale: configuration.inputScale, offset: configuration.inputOffset)
     if let imageSize, imageSize != size {
         throw ValidationError("--image-size \(imageSize) does not match the records: \(trainPath) holds \(size)x\(size) images")
     }
+    print("input: pixel x \(configuration.inputScale) + \(configuration.inputOffset)")
     guard valBatches.imageSize == size else {
         throw ValidationError("\(valPath) holds \(valBatches.imageSize)x\(valBatches.imageSize) images, \(trainPath) \(size)x\(size)")
     }
-    let configuration = ModelConfiguration.seedCNN(imageSize: size)
     let model = try configuration.makeModel(seed: seed)
-    print(model.summary())
+    print(describe(model))
+    let twoHead = model as? TwoHeadLocalizer
+    if let weights, let twoHead {
+        try twoHead.backbone.loadWeights(from: weights)
+        print("loaded backbone weights from \(weights)")
+    }
     let decaySteps = 10 * Double(trainBatches.recordCount) / Double(batch)
-    let optimizer = RMSprop(model.trainableParameters,
-                            learningRate: ExponentialDecay(initial: lr, decaySteps: decaySteps, decayRate: 0.5, staircase: true), momentum: 0.9)
-    let trainer = Trainer(model: model, loss: MeanSquaredError(), optimizer: optimizer, seed: seed, checkpointPath: out,
-                          metadata: configuration.metadata)
+    let trainable = model.weights.filter { $0.parameter.isTrainable }
+    let optimizer = RMSprop(trainable, learningRate: ExponentialDecay(initial: lr, decaySteps: decaySteps, decayRate: 0.5, staircase: true),
+                            momentum: 0.9)
+    // The tutorial's losses: MSE on the box; for two heads, sparse cross-entropy on dog/cat + 5 x MSE on the box.
+    let loss: any Loss = configuration.hasClassHead
+        ? WeightedLoss([.init(SparseCategoricalCrossentropy(), weight: 1, predictionColumns: 0..<2, targetColumns: 0..<1),
+                        .init(MeanSquaredError(), weight: 5, predictionColumns: 2..<6, targetColumns: 1..<5)])
+        : MeanSquaredError()
+    let trainer = Trainer(model: model, loss: loss, optimizer: optimizer, seed: seed, checkpointPath: out, metadata: configuration.metadata)
     trainer.showsProgress = !quiet
     if resume {
         let done = try trainer.resume(from: out)
         print("resumed from \(out) after epoch \(done)")
     }
+    twoHead?.backboneFrozen = trainer.completedEpochs < freezeBackboneEpochs
     print("training on \(trainBatches.recordCount) records (\(size)x\(size)), validating on \(valBatches.recordCount); "
           + "batch \(batch), RMSprop(lr \(lr), momentum 0.9), lr halved every \(String(format: "%.1f", decaySteps)) steps")
     struct Report: TrainingCallback {
-        let epochs: Int, model: Sequential, configuration: ModelConfiguration
-        let valPath: String
+        let epochs: Int, model: any Layer, configuration: ModelConfiguration
+        let valPath: String, freezeBackboneEpochs: Int
         func epochEnded(_ r: EpochResult, trainer: Trainer) throws {
             let metrics = try evaluateModel(model, configuration, paths: [valPath])
-            print(String(format: "epoch %d/%d: train loss %.5f, val loss %.5f, val mean IoU %.4f (%.1f images/s, %.1f s)", r.epoch, epochs,
-                         r.trainingLoss, r.validationLoss ?? .nan, metrics.meanIoU, r.imagesPerSecond, r.seconds))
+            let accuracy = metrics.accuracy.map { String(format: ", val accuracy %.3f", $0) } ?? ""
+            print(String(format: "epoch %d/%d: train loss %.5f, val loss %.5f, val mean IoU %.4f%@ (%.1f images/s, %.1f s)", r.epoch, epochs,
+                         r.trainingLoss, r.validationLoss ?? .nan, metrics.meanIoU, accuracy, r.imagesPerSecond, r.seconds))
+            if let twoHead = model as? TwoHeadLocalizer, twoHead.backboneFrozen, r.epoch >= freezeBackboneEpochs {
+                twoHead.backboneFrozen = false
+                print("backbone unfrozen from epoch \(r.epoch + 1)")
+            }
             fflush(nil)  // a log file sees each epoch as it ends, not at exit
         }
     }
-    let history = try trainer.fit(train: LocalizationBatchSource(trainBatches), validation: LocalizationBatchSource(valBatches),
-                                  epochs: epochs, callbacks: [Report(epochs: epochs, model: model, configuration: configuration, valPath: valPath)])
+    let targets: LocalizationBatchSource.Targets = configuration.hasClassHead ? .classAndBox : .box
+    let history = try trainer.fit(train: LocalizationBatchSource(trainBatches, targets: targets),
+                                  validation: LocalizationBatchSource(valBatches, targets: targets), epochs: epochs,
+                                  callbacks: [Report(epochs: epochs, model: model, configuration: configuration, valPath: valPath,
+                                                     freezeBackboneEpochs: freezeBackboneEpochs)])
     print("checkpoint: \(out)")
     return history
 }
@@ -131,7 +178,7 @@ struct Evaluate: ParsableCommand {
             print("{\"mean_iou\": \(metrics.meanIoU), \"iou50\": \(metrics.iou50), \"iou75\": \(metrics.iou75), \"count\": \(metrics.count), \"accuracy\": \(accuracy)}")
         } else {
             print(String(format: "%d boxes: mean IoU %.4f, IoU >= 0.5 %.1f%%, IoU >= 0.75 %.1f%%", metrics.count, metrics.meanIoU,
-                         100 * metrics.iou50, 100 * metrics.iou75))
+                         100 * metrics.iou50, 100 * metrics.iou75) + (metrics.accuracy.map { String(format: "; dog/cat accuracy %.1f%%", 100 * $0) } ?? ""))
         }
     }
 }
@@ -159,13 +206,19 @@ struct Predict: ParsableCommand {
         for path in images {
             do {
                 var (_, image) = try ImageCodec.decode(path: path)
-                let b = try loaded.predict([image.resized(width: size, height: size).pixels]).scalars
+                let output = try loaded.predict([image.resized(width: size, height: size).pixels]).scalars
+                let b = loaded.configuration.hasClassHead ? Array(output[2..<6]) : output
                 let box = CenterBox(x: Double(b[0]), y: Double(b[1]), w: Double(b[2]), h: Double(b[3])).pixels(width: image.width, height: image.height)
+                // Class 1 is cat, 0 dog (the dataset's capitalized and lowercase breed names).
+                let cls: (name: String, probability: Float)? = loaded.configuration.hasClassHead
+                    ? (output[1] > output[0] ? ("cat", output[1]) : ("dog", output[0])) : nil
                 let name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
                 if json {
-                    print("{\"image\": \"\(path)\", \"box\": [\(box.xmin), \(box.ymin), \(box.xmax), \(box.ymax)], \"class\": null, \"probability\": null}")
+                    let classField = cls.map { "\"\($0.name)\"" } ?? "null", probability = cls.map { "\($0.probability)" } ?? "null"
+                    print("{\"image\": \"\(path)\", \"box\": [\(box.xmin), \(box.ymin), \(box.xmax), \(box.ymax)], \"class\": \(classField), \"probability\": \(probability)}")
                 } else {
-                    print(String(format: "%@: box xmin %.1f, ymin %.1f, xmax %.1f, ymax %.1f", path, box.xmin, box.ymin, box.xmax, box.ymax))
+                    print(String(format: "%@: box xmin %.1f, ymin %.1f, xmax %.1f, ymax %.1f", path, box.xmin, box.ymin, box.xmax, box.ymax)
+                          + (cls.map { String(format: "; %@ (%.3f)", $0.name, $0.probability) } ?? ""))
                 }
                 if let out {
                     let thickness = max(2, min(image.width, image.height) / 150)

@@ -131,6 +131,30 @@ final class CommandTests: XCTestCase {
         XCTAssertTrue(show.output.contains("prediction in red (IoU"), show.output)
     }
 
+    func testMobileNetV2TrainsWithAFrozenBackboneAndReportsClasses() throws {
+        let pets = directory + "/pets", prep = directory + "/prep", ckpt = directory + "/mnv2.safetensors"
+        XCTAssertEqual(try pinpoint("synth", "--out", pets, "--count", "14", "--seed", "5").status, 0)
+        XCTAssertEqual(try pinpoint("prepare", "--data", pets, "--out", prep, "--size", "32", "--val-count", "3").status, 0)
+        let train = try pinpoint("train", "--model", "mobilenetv2", "--alpha", "0.35", "--freeze-backbone-epochs", "1",
+                                 "--train", prep + "/loc_train.tfr", "--val", prep + "/loc_val.tfr", "--epochs", "2", "--batch", "4",
+                                 "--out", ckpt, "--quiet")
+        XCTAssertEqual(train.status, 0, train.error)
+        XCTAssertTrue(train.output.contains("block_16_project (Conv2D)"), "the summary lists Keras's layers")
+        XCTAssertTrue(train.output.contains("input: pixel x 0.007843138 + -1.0"), "Keras's [-1, 1] scaling by default: \(train.output)")
+        XCTAssertTrue(train.output.contains("val accuracy"), train.output)
+        XCTAssertTrue(train.output.contains("backbone unfrozen from epoch 2"), train.output)
+        let evaluate = try pinpoint("evaluate", "--model", ckpt, "--data", prep + "/loc_val.tfr", "--json")
+        let result = try JSONSerialization.jsonObject(with: Data(evaluate.output.utf8)) as! [String: Any]
+        XCTAssertNotNil(result["accuracy"] as? Double, evaluate.output)
+        let image = try FileManager.default.contentsOfDirectory(atPath: pets + "/images").sorted().first { $0.hasSuffix(".jpg") }!
+        let predict = try pinpoint("predict", "--model", ckpt, pets + "/images/" + image, "--json")
+        let line = try JSONSerialization.jsonObject(with: Data(predict.output.utf8)) as! [String: Any]
+        XCTAssertTrue(["cat", "dog"].contains(line["class"] as? String), predict.output)
+        XCTAssertNotNil(line["probability"] as? Double)
+        let bad = try pinpoint("train", "--model", "seed-cnn", "--weights", "x", "--train", "a", "--val", "b", "--out", "c")
+        XCTAssertTrue(bad.error.contains("are for --model mobilenetv2"), bad.error)
+    }
+
     func testPrepareWithNothingUsableFailsAndBadArgumentsAreExplained() throws {
         try FileManager.default.createDirectory(atPath: directory + "/empty/images", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: directory + "/empty/annotations/xmls", withIntermediateDirectories: true)

@@ -1,4 +1,5 @@
 import Foundation
+import PinpointAutograd
 import PinpointLayers
 import PinpointModels
 import PinpointTensor
@@ -16,6 +17,30 @@ final class MobileNetV2WeightsTests: XCTestCase {
         let backbone = try TwoHeadLocalizer.make(alpha: 0.35, inputSize: 96).backbone
         let ours = Dictionary(uniqueKeysWithValues: backbone.weights.map { ($0.name, $0.parameter.shape) })
         XCTAssertEqual(ours, converted.tensors)
+    }
+
+    func testAFrozenBackboneGetsNoGradientAndKeepsItsStatistics() throws {
+        let model = try TwoHeadLocalizer.make(alpha: 0.35, inputSize: 32, seed: 3)
+        model.backboneFrozen = true
+        let statistics = model.backbone.weights.filter { $0.name.hasSuffix("moving_mean") }.map(\.parameter.value)
+        var rng = SeededGenerator(seed: 1)
+        let tape = GradientTape()
+        var context = LayerContext(training: true, tape: tape)
+        let y = model(Traced(Tensor.uniform([4, 32, 32, 3], low: -1, high: 1, using: &rng)), context: &context).sum()
+        let all = model.weights.filter { !$0.name.hasSuffix("moving_mean") && !$0.name.hasSuffix("moving_variance") }
+        let grads = tape.gradient(of: y, wrt: all.map(\.parameter))
+        for (p, g) in zip(all, grads) {
+            let magnitude = g.abs().sum().scalar
+            if model.backbone.weights.contains(where: { $0.parameter === p.parameter }) {
+                XCTAssertEqual(magnitude, 0, "\(p.name) is frozen")
+            }
+        }
+        XCTAssertGreaterThan(grads.last!.abs().sum().scalar, 0, "the heads still learn")
+        XCTAssertEqual(model.backbone.weights.filter { $0.name.hasSuffix("moving_mean") }.map(\.parameter.value), statistics,
+                       "inference-mode BatchNormalization in a frozen backbone")
+        model.backboneFrozen = false
+        XCTAssertTrue(model.backbone.weights.first { $0.name == "Conv1.kernel" }!.parameter.isTrainable)
+        XCTAssertFalse(model.backbone.weights.first { $0.name == "bn_Conv1.moving_mean" }!.parameter.isTrainable)
     }
 
     func testLoadingConvertedWeightsIsStrictAboutAlphaAndNames() throws {
