@@ -57,7 +57,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(
-            name: "PinpointBenchmarks", dependencies: ["PinpointTensor", "PinpointData"],
+            name: "PinpointBenchmarks",
+            dependencies: ["PinpointTensor", "PinpointData", "PinpointAutograd", "PinpointLayers", "PinpointMetrics", "PinpointModels"],
             path: "Benchmarks/PinpointBenchmarks"),
 
         .testTarget(

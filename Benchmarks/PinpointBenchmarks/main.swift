@@ -6,7 +6,11 @@
 // measured in the same run. The 60% line is printed, never asserted: speed is measured here,
 // not in `swift test`.
 import Foundation
+import PinpointAutograd
 import PinpointData
+import PinpointLayers
+import PinpointMetrics
+import PinpointModels
 import PinpointTensor
 
 struct Options {
@@ -133,6 +137,53 @@ for threads in Set([1, Parallelism.threadCount]).sorted() {
     printLine("jpeg 500x375 decode+resize 224, \(threads) thread\(threads == 1 ? "" : "s")",
               String(format: "%8.1f images/s", Double(photos.count) / seconds))
 }
+
+// MobileNetV2: the depthwise kernels at the 224x224 backbone's stride-1 and stride-2 shapes,
+// then the two-head model's training step and inference (alpha 1.0, batch 40).
+for (size, channels, stride) in [(112, 96, 2), (56, 144, 1), (28, 192, 1), (14, 576, 1), (7, 960, 1)] {
+    let x = Tensor.uniform([options.batch, size, size, channels], low: -1, high: 1, using: &rng)
+    let k = Tensor.uniform([3, 3, channels, 1], low: -1, high: 1, using: &rng)
+    let padding: Padding = stride == 1 ? .same : .valid
+    let y = depthwiseConv2D(x, kernel: k, strides: (stride, stride), padding: padding)
+    let flops = 2 * Double(y.count) * 9
+    let name = "depthwise \(channels) at \(size) s\(stride)"
+    _ = report(name + " forward", flops: flops, seconds: measure(options.repeats) {
+        _ = depthwiseConv2D(x, kernel: k, strides: (stride, stride), padding: padding)
+    }, reference: nil)
+    _ = report(name + " input gradient", flops: flops, seconds: measure(options.repeats) {
+        _ = depthwiseConv2DBackpropInput(y, kernel: k, inputShape: x.shape, strides: (stride, stride), padding: padding)
+    }, reference: nil)
+    _ = report(name + " kernel gradient", flops: flops, seconds: measure(options.repeats) {
+        _ = depthwiseConv2DBackpropKernel(x, outputGradient: y, kernelShape: k.shape, strides: (stride, stride), padding: padding)
+    }, reference: nil)
+}
+
+let twoHead = try TwoHeadLocalizer.make(alpha: 1.0, inputSize: 224, seed: 1)
+let images = Tensor.uniform([options.batch, 224, 224, 3], low: -1, high: 1, using: &rng)
+let targets = Tensor.concatenate([Tensor.uniform([options.batch, 1], using: &rng).greater(Tensor(Float(0.5))),
+                                  Tensor.uniform([options.batch, 4], using: &rng)], alongAxis: 1)
+let twoHeadLoss = WeightedLoss([.init(SparseCategoricalCrossentropy(), weight: 1, predictionColumns: 0..<2, targetColumns: 0..<1),
+                                .init(MeanSquaredError(), weight: 5, predictionColumns: 2..<6, targetColumns: 1..<5)])
+let trainable = twoHead.weights.filter { $0.parameter.isTrainable }.map(\.parameter)
+func timedSteps(_ steps: Int, _ body: () -> Void) -> [Double] {
+    body()
+    return (0..<steps).map { _ in
+        let start = DispatchTime.now().uptimeNanoseconds
+        body()
+        return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    }.sorted()
+}
+let trainTimes = timedSteps(max(options.repeats / 2, 3)) {
+    let tape = GradientTape()
+    var context = LayerContext(training: true, tape: tape)
+    let loss = twoHeadLoss(targets, twoHead(Traced(images), context: &context))
+    _ = tape.gradient(of: loss, wrt: trainable)
+}
+printLine("mobilenetv2 two-head train step (no update), 224", String(format: "%8.1f images/s (median of %d)",
+          Double(options.batch) / trainTimes[trainTimes.count / 2], trainTimes.count))
+let inferTimes = timedSteps(max(options.repeats / 2, 3)) { _ = inference(twoHead, images) }
+printLine("mobilenetv2 two-head inference, 224", String(format: "%8.1f images/s (median of %d)",
+          Double(options.batch) / inferTimes[inferTimes.count / 2], inferTimes.count))
 
 func printLine(_ name: String, _ value: String) {
     if options.json {
