@@ -26,15 +26,7 @@ public final class Sequential: Layer {
         self.layers = layers
         self.name = name
         assignKerasNames(layers)
-        // Each layer draws from its own stream, keyed by its name, so adding a layer does not
-        // change the initial weights of the others.
-        let random = SeededGenerator(seed: seed)
-        var shape = inputShape
-        for layer in layers {
-            var layerRandom = random.fork(layer.name.hashValueStable)
-            try layer.build(inputShape: shape, random: &layerRandom)
-            shape = try layer.outputShape(for: shape)
-        }
+        try buildInOrder(layers, inputShape: inputShape, random: SeededGenerator(seed: seed))
     }
 
     /// Every parameter, `layer.weight`, in layer order.
@@ -42,17 +34,9 @@ public final class Sequential: Layer {
     public var parameters: [(name: String, parameter: Parameter)] { weights }
     public var trainableParameters: [(name: String, parameter: Parameter)] { weights.filter { $0.parameter.isTrainable } }
 
-    public func outputShape(for inputShape: [Int]) throws(LayerError) -> [Int] {
-        var shape = inputShape
-        for layer in layers { shape = try layer.outputShape(for: shape) }
-        return shape
-    }
+    public func outputShape(for inputShape: [Int]) throws(LayerError) -> [Int] { try outputShapeInOrder(layers, for: inputShape) }
 
-    public func callAsFunction(_ input: Traced, context: inout LayerContext) -> Traced {
-        var x = input
-        for layer in layers { x = layer(x, context: &context) }
-        return x
-    }
+    public func callAsFunction(_ input: Traced, context: inout LayerContext) -> Traced { applyInOrder(layers, input, &context) }
 
     /// Runs the model on a batch in inference mode, checking the input shape first.
     public func predict(_ batch: Tensor) throws(LayerError) -> Tensor {
@@ -91,6 +75,34 @@ public func kerasSummary(name: String, layers: [Layer], inputShape: [Int], weigh
     lines += ["Total params: \(formatted(total))", "Trainable params: \(formatted(trainable))",
               "Non-trainable params: \(formatted(total - trainable))", rule]
     return lines.joined(separator: "\n")
+}
+
+/// Builds layers applied one after another from `inputShape`, each drawing its initial weights
+/// from its own random stream keyed by its name (so adding a layer does not change the others');
+/// returns the last output shape. Containers (Sequential, MobileNetV2's blocks) build with it.
+@discardableResult
+public func buildInOrder(_ layers: [Layer], inputShape: [Int], random: SeededGenerator) throws(LayerError) -> [Int] {
+    var shape = inputShape
+    for layer in layers {
+        var layerRandom = random.fork(layer.name.hashValueStable)
+        try layer.build(inputShape: shape, random: &layerRandom)
+        shape = try layer.outputShape(for: shape)
+    }
+    return shape
+}
+
+/// The output shape of layers applied one after another.
+public func outputShapeInOrder(_ layers: [Layer], for inputShape: [Int]) throws(LayerError) -> [Int] {
+    var shape = inputShape
+    for layer in layers { shape = try layer.outputShape(for: shape) }
+    return shape
+}
+
+/// Layers applied one after another.
+public func applyInOrder(_ layers: [Layer], _ input: Traced, _ context: inout LayerContext) -> Traced {
+    var x = input
+    for layer in layers { x = layer(x, context: &context) }
+    return x
 }
 
 /// Parameters of layers as `layer.weight`.

@@ -42,23 +42,13 @@ final class InvertedResidual: Layer {
     var weights: [(name: String, parameter: Parameter)] { namedParameters(of: layers) }
 
     func build(inputShape: [Int], random: inout SeededGenerator) throws(LayerError) {
-        var shape = inputShape
-        for layer in layers {
-            var r = random.fork(layer.name.hashValueStable)
-            try layer.build(inputShape: shape, random: &r)
-            shape = try layer.outputShape(for: shape)
-        }
+        try buildInOrder(layers, inputShape: inputShape, random: random)
     }
 
-    func outputShape(for inputShape: [Int]) throws(LayerError) -> [Int] {
-        var shape = inputShape
-        for layer in layers { shape = try layer.outputShape(for: shape) }
-        return shape
-    }
+    func outputShape(for inputShape: [Int]) throws(LayerError) -> [Int] { try outputShapeInOrder(layers, for: inputShape) }
 
     func callAsFunction(_ input: Traced, context: inout LayerContext) -> Traced {
-        var x = input
-        for layer in layers { x = layer(x, context: &context) }
+        let x = applyInOrder(layers, input, &context)
         return residual ? input + x : x
     }
 }
@@ -107,25 +97,12 @@ public final class MobileNetV2: Layer {
     public var weights: [(name: String, parameter: Parameter)] { namedParameters(of: layers.flatMap { ($0 as? InvertedResidual)?.layers ?? [$0] }) }
 
     public func build(inputShape: [Int], random: inout SeededGenerator) throws(LayerError) {
-        var shape = inputShape
-        for layer in layers {
-            var r = random.fork(layer.name.hashValueStable)
-            try layer.build(inputShape: shape, random: &r)
-            shape = try layer.outputShape(for: shape)
-        }
+        try buildInOrder(layers, inputShape: inputShape, random: random)
     }
 
-    public func outputShape(for inputShape: [Int]) throws(LayerError) -> [Int] {
-        var shape = inputShape
-        for layer in layers { shape = try layer.outputShape(for: shape) }
-        return shape
-    }
+    public func outputShape(for inputShape: [Int]) throws(LayerError) -> [Int] { try outputShapeInOrder(layers, for: inputShape) }
 
-    public func callAsFunction(_ input: Traced, context: inout LayerContext) -> Traced {
-        var x = input
-        for layer in layers { x = layer(x, context: &context) }
-        return x
-    }
+    public func callAsFunction(_ input: Traced, context: inout LayerContext) -> Traced { applyInOrder(layers, input, &context) }
 
     /// Keras's layer names, in order (blocks expanded), for checks against Keras.
     public var layerNames: [String] { layers.flatMap { ($0 as? InvertedResidual)?.layers.map(\.name) ?? [$0.name] } }
@@ -169,14 +146,7 @@ public final class TwoHeadLocalizer: Layer {
     public func build(inputShape: [Int], random: inout SeededGenerator) throws(LayerError) {
         try backbone.build(inputShape: inputShape, random: &random)
         let features = try pooling.outputShape(for: backbone.outputShape(for: inputShape))
-        for head in [classHead, boxHead] {
-            var shape = features
-            for layer in head {
-                var r = random.fork(layer.name.hashValueStable)
-                try layer.build(inputShape: shape, random: &r)
-                shape = try layer.outputShape(for: shape)
-            }
-        }
+        for head in [classHead, boxHead] { try buildInOrder(head, inputShape: features, random: random) }
     }
 
     public func outputShape(for inputShape: [Int]) throws(LayerError) -> [Int] { [6] }
@@ -192,10 +162,7 @@ public final class TwoHeadLocalizer: Layer {
 
     public func callAsFunction(_ input: Traced, context: inout LayerContext) -> Traced {
         let pooled = pooling(features(input, context: &context), context: &context)
-        var c = pooled, b = pooled
-        for layer in classHead { c = layer(c, context: &context) }
-        for layer in boxHead { b = layer(b, context: &context) }
-        return Concatenate()([c, b])
+        return Concatenate()([applyInOrder(classHead, pooled, &context), applyInOrder(boxHead, pooled, &context)])
     }
 
     /// A Keras-style summary: the backbone's layers (blocks expanded), then each head layer.
