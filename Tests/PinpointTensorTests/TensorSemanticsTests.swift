@@ -138,3 +138,27 @@ final class TensorSemanticsTests: XCTestCase {
     }
 }
 
+
+final class StoragePoolTests: XCTestCase {
+    func testFreedLargeBuffersAreReusedForRequestsUpToHalfTheirSize() {
+        StoragePool.drain()
+        var first: TensorStorage? = TensorStorage(uninitializedCount: 1 << 20)
+        let address = first!.pointer
+        first = nil
+        XCTAssertEqual(StoragePool.cachedByteCount, 4 << 20, "the freed buffer is kept")
+        let smaller = TensorStorage(uninitializedCount: 600_000)
+        XCTAssertEqual(smaller.pointer, address, "a request of more than half its size reuses it")
+        XCTAssertEqual(StoragePool.cachedByteCount, 0)
+        let tiny = TensorStorage(uninitializedCount: 1000)
+        XCTAssertNotEqual(tiny.pointer, address, "small buffers are not pooled")
+        withExtendedLifetime((smaller, tiny)) {}
+        var big: TensorStorage? = TensorStorage(uninitializedCount: 1 << 20)
+        let bigAddress = big!.pointer
+        big = nil
+        let quarter = TensorStorage(uninitializedCount: 1 << 18)
+        XCTAssertNotEqual(quarter.pointer, bigAddress, "a buffer more than twice the request is not used for it")
+        withExtendedLifetime(quarter) {}
+        StoragePool.drain()
+        XCTAssertEqual(StoragePool.cachedByteCount, 0)
+    }
+}
