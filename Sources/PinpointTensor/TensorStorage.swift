@@ -52,7 +52,8 @@ public enum StoragePool {
 
     static let minimumPooledCount = 1 << 16            // 256 KiB
     private static let lock = NSLock()
-    nonisolated(unsafe) private static var free: [Int: [UnsafeMutableRawPointer]] = [:]
+    /// Cached buffers, least recently freed first.
+    nonisolated(unsafe) private static var free: [(capacity: Int, buffer: UnsafeMutableRawPointer)] = []
     nonisolated(unsafe) private static var cachedBytes = 0
 
     /// Size classes: multiples of 1/8 of the next lower power of two, so waste stays under 12.5%.
@@ -66,39 +67,51 @@ public enum StoragePool {
         let capacity = sizeClass(count)
         if capacity >= minimumPooledCount {
             lock.lock()
-            // The smallest cached buffer that fits, up to twice the size: a smaller last batch or a
-            // validation pass reuses the training batch's buffers instead of faulting in new pages.
-            if let best = free.keys.filter({ $0 >= capacity && $0 <= 2 * capacity && !(free[$0]?.isEmpty ?? true) }).min(),
-               let buffer = free[best]?.popLast() {
-                cachedBytes -= best * MemoryLayout<Float>.stride
+            // The smallest cached buffer that fits, up to twice the size (the most recently freed
+            // on ties): a smaller last batch or a validation pass reuses the training batch's
+            // buffers instead of faulting in new pages.
+            var best: Int?
+            for (i, entry) in free.enumerated() where entry.capacity >= capacity && entry.capacity <= 2 * capacity {
+                if best == nil || entry.capacity <= free[best!].capacity { best = i }
+            }
+            if let best {
+                let entry = free.remove(at: best)
+                cachedBytes -= entry.capacity * MemoryLayout<Float>.stride
                 lock.unlock()
-                return (buffer, best)
+                return (entry.buffer, entry.capacity)
             }
             lock.unlock()
         }
         return (UnsafeMutableRawPointer.allocate(byteCount: capacity * MemoryLayout<Float>.stride, alignment: 64), capacity)
     }
 
+    /// Caches a freed buffer, evicting the least recently freed ones beyond `limitBytes`, so the
+    /// cache follows what the program allocates now (training, then inference) instead of
+    /// filling up with shapes it no longer uses.
     static func release(_ buffer: UnsafeMutableRawPointer, capacity: Int) {
         let bytes = capacity * MemoryLayout<Float>.stride
-        if capacity >= minimumPooledCount {
-            lock.lock()
-            if cachedBytes + bytes <= limitBytes {
-                free[capacity, default: []].append(buffer)
-                cachedBytes += bytes
-                lock.unlock()
-                return
-            }
-            lock.unlock()
+        guard capacity >= minimumPooledCount, bytes <= limitBytes else {
+            buffer.deallocate()
+            return
         }
-        buffer.deallocate()
+        lock.lock()
+        free.append((capacity, buffer))
+        cachedBytes += bytes
+        var evicted: [UnsafeMutableRawPointer] = []
+        while cachedBytes > limitBytes, !free.isEmpty {
+            let oldest = free.removeFirst()
+            cachedBytes -= oldest.capacity * MemoryLayout<Float>.stride
+            evicted.append(oldest.buffer)
+        }
+        lock.unlock()
+        evicted.forEach { $0.deallocate() }
     }
 
     /// Frees every cached buffer (for example after training, before a memory-hungry step).
     public static func drain() {
         lock.lock()
         defer { lock.unlock() }
-        for buffers in free.values { buffers.forEach { $0.deallocate() } }
+        free.forEach { $0.buffer.deallocate() }
         free.removeAll()
         cachedBytes = 0
     }
