@@ -16,11 +16,20 @@ extension Traced {
     public func square() -> Traced { unary(value.square()) { x, _ in 2 * x } }
     public func abs() -> Traced { unary(value.abs()) { x, _ in x.sign() } }
     public func tanh() -> Traced { unary(value.tanh()) { _, y in 1 - y.square() } }
-    public func sigmoid() -> Traced { unary(value.sigmoid()) { _, y in y * (1 - y) } }
+    public func sigmoid() -> Traced {
+        let y = value.sigmoid()
+        return Traced.record(y, inputs: [self], pullback: { g in [y.sigmoidGradient(g)] })
+    }
     /// Gradient 1 where x > 0 (0 at the kink, as TensorFlow).
-    public func relu() -> Traced { unary(value.relu()) { x, _ in x.map { $0 > 0 ? 1 : 0 } } }
+    public func relu() -> Traced {
+        let x = value
+        return Traced.record(x.relu(), inputs: [self], pullback: { g in [x.reluGradient(g)] })
+    }
     /// Gradient 1 where 0 < x < 6 (TensorFlow's Relu6Grad).
-    public func relu6() -> Traced { unary(value.relu6()) { x, _ in x.map { $0 > 0 && $0 < 6 ? 1 : 0 } } }
+    public func relu6() -> Traced {
+        let x = value
+        return Traced.record(x.relu6(), inputs: [self], pullback: { g in [x.relu6Gradient(g)] })
+    }
     /// Gradient passes where low <= x <= high (TensorFlow's clip_by_value).
     public func clipped(min low: Float, max high: Float) -> Traced {
         unary(value.clipped(min: low, max: high)) { x, _ in x.map { $0 >= low && $0 <= high ? 1 : 0 } }

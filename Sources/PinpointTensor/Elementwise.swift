@@ -163,3 +163,20 @@ extension Tensor {
         return true
     }
 }
+
+// MARK: Activation gradients in one pass
+//
+// Pullbacks of activations, fused: the derivative and the product with the upstream gradient in a
+// single loop, compiled here where the closure inlines (from another module `map` is a call per
+// element) and with no mask tensor in between.
+
+extension Tensor {
+    /// `upstream` where this tensor (ReLU's input) is positive, else 0.
+    public func reluGradient(_ upstream: Tensor) -> Tensor { upstream.zipMap(self, operation: "reluGradient") { g, x in x > 0 ? g : 0 } }
+    /// `upstream` where 0 < x < 6 (TensorFlow's Relu6Grad), else 0.
+    public func relu6Gradient(_ upstream: Tensor) -> Tensor {
+        upstream.zipMap(self, operation: "relu6Gradient") { g, x in x > 0 && x < 6 ? g : 0 }
+    }
+    /// `upstream * y * (1 - y)` for this tensor y = sigmoid(x).
+    public func sigmoidGradient(_ upstream: Tensor) -> Tensor { upstream.zipMap(self, operation: "sigmoidGradient") { g, y in g * y * (1 - y) } }
+}

@@ -59,7 +59,41 @@ extension Tensor {
 
     /// Sum over `axes` (all when nil), NumPy `sum(axis=..., keepdims=...)`.
     public func sum(alongAxes axes: [Int]? = nil, keepingDimensions: Bool = false) -> Tensor {
-        reduce(axes, keepingDimensions: keepingDimensions, "sum", initial: 0) { $0 + Double($1) }
+        let reduced = reductionAxes(axes, "sum")
+        if isContiguous, !reduced.isEmpty, reduced.count < rank, reduced == Array(0..<reduced.count) {
+            return sumOfLeadingAxes(reduced.count, keepingDimensions: keepingDimensions)
+        }
+        return reduce(reduced, keepingDimensions: keepingDimensions, "sum", initial: 0) { $0 + Double($1) }
+    }
+
+    /// The sum over the first `count` axes of a contiguous tensor (a bias gradient, BatchNorm's
+    /// batch statistics): rows of the trailing axes added up by both cores into private Double
+    /// accumulators, then combined.
+    private func sumOfLeadingAxes(_ count: Int, keepingDimensions: Bool) -> Tensor {
+        let rows = shape[..<count].reduce(1, *), width = shape[count...].reduce(1, *)
+        let src = basePointer
+        let workers = Swift.max(1, Swift.min(Parallelism.threadCount, rows * width / Parallelism.minimumElementsPerThread, rows))
+        var partials = [Double](repeating: 0, count: workers * width)
+        partials.withUnsafeMutableBufferPointer { buffer in
+            let base = buffer.baseAddress!
+            forEachWorker(limit: workers) { worker, total in
+                let acc = base + worker * width
+                for row in stride(from: worker, to: rows, by: total) {
+                    let r = src + row * width
+                    for j in 0..<width { acc[j] += Double(r[j]) }
+                }
+            }
+        }
+        let outShape = keepingDimensions ? Array(repeating: 1, count: count) + shape[count...] : Array(shape[count...])
+        return withExtendedLifetime(self) {
+            Tensor(shape: outShape) { out, _ in
+                for j in 0..<width {
+                    var total = 0.0
+                    for w in 0..<workers { total += partials[w * width + j] }
+                    out[j] = Float(total)
+                }
+            }
+        }
     }
 
     /// Arithmetic mean over `axes` (all when nil).

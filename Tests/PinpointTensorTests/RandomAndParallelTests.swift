@@ -75,7 +75,8 @@ final class ParallelTests: XCTestCase {
                     depthwiseConv2D(x, kernel: k.sliced(alongAxis: 3, from: 0, to: 1), padding: .same),
                     depthwiseConv2DBackpropInput(x, kernel: k.sliced(alongAxis: 3, from: 0, to: 1), inputShape: x.shape, padding: .same),
                     depthwiseConv2DBackpropKernel(x, outputGradient: x, kernelShape: [3, 3, 16, 1], padding: .same),
-                    maxPool2D(x, padding: .same), avgPool2D(x, poolSize: (3, 3), strides: (2, 2), padding: .same)]
+                    maxPool2D(x, padding: .same), avgPool2D(x, poolSize: (3, 3), strides: (2, 2), padding: .same),
+                    x.sum(alongAxes: [0, 1, 2]), x.sum(alongAxes: [0, 1], keepingDimensions: true), x.reluGradient(x * 2)]
         }
         let saved = Parallelism.threadCount
         defer { Parallelism.threadCount = saved }
