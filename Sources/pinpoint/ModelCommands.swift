@@ -39,18 +39,30 @@ func evaluateModel(_ model: any Layer, _ c: ModelConfiguration, paths: [String],
     guard pipeline.imageSize == c.imageSize else {
         throw ValidationError("\(paths.joined(separator: ", ")) holds \(pipeline.imageSize)x\(pipeline.imageSize) images; the model takes \(c.imageSize)x\(c.imageSize)")
     }
+    return try evaluateModel(model, c, pipeline: pipeline).metrics
+}
+
+/// One inference pass over a pipeline: the localization metrics and, given a loss, its mean over
+/// the records (so training's validation loss and IoU come from the same pass).
+func evaluateModel(_ model: any Layer, _ c: ModelConfiguration, pipeline: LocalizationBatches,
+                   loss: (any Loss)? = nil) throws -> (metrics: LocalizationMetrics, loss: Double?) {
     var metrics = LocalizationMetrics()
-    let epoch = pipeline.epoch(0)
-    while let batch = try epoch.next() {
-        let output = inference(model, batch.images)
+    var lossSum = 0.0
+    let next = LocalizationBatchSource(pipeline, targets: c.hasClassHead ? .classAndBox : .box).batches(epoch: 0)
+    while let batch = try next() {
+        let output = inference(model, batch.inputs)
+        if let loss { lossSum += Double(loss(batch.targets, Traced(output)).value.scalar) * Double(batch.count) }
         if c.hasClassHead {
-            metrics.add(predictedBoxes: output.sliced(alongAxis: 1, from: 2, to: 6).contiguous(), trueBoxes: batch.boxes,
-                        classProbabilities: output.sliced(alongAxis: 1, from: 0, to: 2).contiguous(), trueClasses: batch.classes)
+            // Targets are [class, x, y, w, h]; outputs [p(dog), p(cat), x, y, w, h].
+            metrics.add(predictedBoxes: output.sliced(alongAxis: 1, from: 2, to: 6).contiguous(),
+                        trueBoxes: batch.targets.sliced(alongAxis: 1, from: 1, to: 5).contiguous(),
+                        classProbabilities: output.sliced(alongAxis: 1, from: 0, to: 2).contiguous(),
+                        trueClasses: batch.targets.sliced(alongAxis: 1, from: 0, to: 1).contiguous())
         } else {
-            metrics.add(predictedBoxes: output, trueBoxes: batch.boxes)
+            metrics.add(predictedBoxes: output, trueBoxes: batch.targets)
         }
     }
-    return metrics
+    return (metrics, loss.map { _ in metrics.count > 0 ? lossSum / Double(metrics.count) : .nan })
 }
 
 struct Train: ParsableCommand {
@@ -100,11 +112,13 @@ struct Train: ParsableCommand {
 func trainModel(architecture: String = "seed-cnn", alpha: Double = 1.0, weights: String? = nil, freezeBackboneEpochs: Int = 0,
                 tutorialScaling: Bool = false, trainPath: String, valPath: String, epochs: Int, batch: Int, lr: Float, imageSize: Int?,
                 seed: UInt64, out: String, resume: Bool, quiet: Bool) throws -> [EpochResult] {
-    let size = try LocalizationBatches(paths: [trainPath], batchSize: 1).imageSize
-    let configuration = architecture == "seed-cnn" ? ModelConfiguration.seedCNN(imageSize: size)
-        : ModelConfiguration.mobileNetV2(alpha: alpha, imageSize: size, tutorialScaling: tutorialScaling)
+    // The input scaling depends on the architecture only; the image size comes from the records.
+    var configuration = architecture == "seed-cnn" ? ModelConfiguration.seedCNN()
+        : ModelConfiguration.mobileNetV2(alpha: alpha, tutorialScaling: tutorialScaling)
     let trainBatches = try LocalizationBatches(paths: [trainPath], batchSize: batch, shuffleBuffer: 1000, seed: seed,
                                                scale: configuration.inputScale, offset: configuration.inputOffset)
+    let size = trainBatches.imageSize
+    configuration.imageSize = size
     let valBatches = try LocalizationBatches(paths: [valPath], batchSize: batch, scale: configuration.inputScale, offset: configuration.inputOffset)
     if let imageSize, imageSize != size {
         throw ValidationError("--image-size \(imageSize) does not match the records: \(trainPath) holds \(size)x\(size) images")
@@ -138,14 +152,16 @@ func trainModel(architecture: String = "seed-cnn", alpha: Double = 1.0, weights:
     twoHead?.backboneFrozen = trainer.completedEpochs < freezeBackboneEpochs
     print("training on \(trainBatches.recordCount) records (\(size)x\(size)), validating on \(valBatches.recordCount); "
           + "batch \(batch), RMSprop(lr \(lr), momentum 0.9), lr halved every \(String(format: "%.1f", decaySteps)) steps")
+    // Validation loss and IoU come from one inference pass here, rather than a pass in fit for the
+    // loss and a second one for the metrics.
     struct Report: TrainingCallback {
         let epochs: Int, model: any Layer, configuration: ModelConfiguration
-        let valPath: String, freezeBackboneEpochs: Int
+        let validation: LocalizationBatches, loss: any Loss, freezeBackboneEpochs: Int
         func epochEnded(_ r: EpochResult, trainer: Trainer) throws {
-            let metrics = try evaluateModel(model, configuration, paths: [valPath])
+            let (metrics, valLoss) = try evaluateModel(model, configuration, pipeline: validation, loss: loss)
             let accuracy = metrics.accuracy.map { String(format: ", val accuracy %.3f", $0) } ?? ""
             print(String(format: "epoch %d/%d: train loss %.5f, val loss %.5f, val mean IoU %.4f%@ (%.1f images/s, %.1f s)", r.epoch, epochs,
-                         r.trainingLoss, r.validationLoss ?? .nan, metrics.meanIoU, accuracy, r.imagesPerSecond, r.seconds))
+                         r.trainingLoss, valLoss ?? .nan, metrics.meanIoU, accuracy, r.imagesPerSecond, r.seconds))
             if let twoHead = model as? TwoHeadLocalizer, twoHead.backboneFrozen, r.epoch >= freezeBackboneEpochs {
                 twoHead.backboneFrozen = false
                 print("backbone unfrozen from epoch \(r.epoch + 1)")
@@ -154,10 +170,9 @@ func trainModel(architecture: String = "seed-cnn", alpha: Double = 1.0, weights:
         }
     }
     let targets: LocalizationBatchSource.Targets = configuration.hasClassHead ? .classAndBox : .box
-    let history = try trainer.fit(train: LocalizationBatchSource(trainBatches, targets: targets),
-                                  validation: LocalizationBatchSource(valBatches, targets: targets), epochs: epochs,
-                                  callbacks: [Report(epochs: epochs, model: model, configuration: configuration, valPath: valPath,
-                                                     freezeBackboneEpochs: freezeBackboneEpochs)])
+    let history = try trainer.fit(train: LocalizationBatchSource(trainBatches, targets: targets), epochs: epochs,
+                                  callbacks: [Report(epochs: epochs, model: model, configuration: configuration, validation: valBatches,
+                                                     loss: loss, freezeBackboneEpochs: freezeBackboneEpochs)])
     print("checkpoint: \(out)")
     return history
 }
