@@ -13,6 +13,17 @@ public enum Parallelism {
     /// Below this many elements a loop runs on the calling thread: starting a second thread
     /// costs more than it saves on small tensors.
     public static let minimumElementsPerThread = 1 << 15
+
+    /// Runs `body` over `0..<count` in contiguous chunks, one per thread when the work (count x
+    /// costPerItem) is large enough, for loops outside this module (an optimizer's update).
+    /// Chunks must touch disjoint data.
+    ///
+    /// ```swift
+    /// Parallelism.forEachChunk(values.count) { range in for i in range { out[i] = 2 * values[i] } }
+    /// ```
+    public static func forEachChunk(_ count: Int, costPerItem: Int = 1, _ body: (Range<Int>) -> Void) {
+        parallelChunks(count, costPerItem: costPerItem, body)
+    }
 }
 
 /// Runs `body` over `0..<count` split into contiguous chunks, one per thread, when the work
