@@ -1,28 +1,41 @@
 import PinpointTensor
 
-/// 2-D convolution on the tape (see `conv2D(_:kernel:strides:padding:dilation:)` for the kernel).
-/// The input gradient is only computed when the input needs one: never for a batch of images.
+/// 2-D convolution on the tape (see `conv2D(_:kernel:strides:padding:dilation:bias:activation:)`
+/// for the kernel), with an optional bias and activation fused into the forward pass and into
+/// one backward pass that also sums the bias gradient. The input gradient is only computed when
+/// the input needs one: never for a batch of images.
 public func conv2D(_ input: Traced, kernel: Traced, strides: (Int, Int) = (1, 1), padding: Padding = .valid,
-                   dilation: (Int, Int) = (1, 1)) -> Traced {
-    let y = conv2D(input.value, kernel: kernel.value, strides: strides, padding: padding, dilation: dilation)
-    return Traced.record(y, inputs: [input, kernel], pullback: { g in
-        [input.isRecorded
-            ? conv2DBackpropInput(g, kernel: kernel.value, inputShape: input.shape, strides: strides, padding: padding,
-                                  dilation: dilation) : nil,
-         kernel.isRecorded
-            ? conv2DBackpropKernel(input.value, outputGradient: g, kernelShape: kernel.shape, strides: strides,
-                                   padding: padding, dilation: dilation) : nil]
+                   dilation: (Int, Int) = (1, 1), bias: Traced? = nil, activation: FusedActivation = .linear) -> Traced {
+    let y = conv2D(input.value, kernel: kernel.value, strides: strides, padding: padding, dilation: dilation, bias: bias?.value,
+                   activation: activation)
+    return Traced.record(y, inputs: [input, kernel] + (bias.map { [$0] } ?? []), pullback: { g in
+        let (dz, db) = biasActivationBackward(g, output: y, activation: activation, biasGradient: bias?.isRecorded ?? false)
+        return [input.isRecorded
+                    ? conv2DBackpropInput(dz, kernel: kernel.value, inputShape: input.shape, strides: strides, padding: padding,
+                                          dilation: dilation) : nil,
+                kernel.isRecorded
+                    ? conv2DBackpropKernel(input.value, outputGradient: dz, kernelShape: kernel.shape, strides: strides,
+                                           padding: padding, dilation: dilation) : nil] + (bias.map { _ in [db] } ?? [])
+    })
+}
+
+/// `activation(x + bias)` on the tape in one pass each way, `bias` along the last axis (Dense's
+/// and DepthwiseConv2D's epilogue).
+public func biasActivation(_ x: Traced, bias: Traced?, activation: FusedActivation) -> Traced {
+    let y = x.value.biasActivation(bias: bias?.value, activation: activation)
+    return Traced.record(y, inputs: [x] + (bias.map { [$0] } ?? []), pullback: { g in
+        let (dz, db) = biasActivationBackward(g, output: y, activation: activation, biasGradient: bias?.isRecorded ?? false)
+        return [x.isRecorded ? dz : nil] + (bias.map { _ in [db] } ?? [])
     })
 }
 
 /// Max pooling on the tape; the positions of the maxima are kept only while recording.
 public func maxPool2D(_ input: Traced, poolSize: (Int, Int) = (2, 2), strides: (Int, Int)? = nil,
                       padding: Padding = .valid) -> Traced {
-    guard input.isRecorded else {
-        return Traced(maxPool2D(input.value, poolSize: poolSize, strides: strides, padding: padding))
-    }
-    let (y, argmax) = maxPool2DWithArgmax(input.value, poolSize: poolSize, strides: strides, padding: padding)
-    return Traced.record(y, inputs: [input], pullback: { g in [maxPool2DBackprop(g, argmax: argmax)] })
+    let y = maxPool2D(input.value, poolSize: poolSize, strides: strides, padding: padding)
+    return Traced.record(y, inputs: [input], pullback: { g in
+        [maxPool2DBackprop(g, input: input.value, output: y, poolSize: poolSize, strides: strides, padding: padding)]
+    })
 }
 
 /// Average pooling on the tape.

@@ -46,9 +46,11 @@ public final class Conv2D: Layer {
 
     public func callAsFunction(_ input: Traced, context: inout LayerContext) -> Traced {
         guard let kernel else { preconditionFailure("Conv2D '\(name)' called before build") }
-        var y = conv2D(input, kernel: context.read(kernel), strides: strides, padding: padding, dilation: dilation)
-        if let bias { y = y + context.read(bias) }
-        return activation(y)
+        let bias = bias.map { context.read($0) }
+        guard let fused = activation.fused else {
+            return activation(conv2D(input, kernel: context.read(kernel), strides: strides, padding: padding, dilation: dilation, bias: bias))
+        }
+        return conv2D(input, kernel: context.read(kernel), strides: strides, padding: padding, dilation: dilation, bias: bias, activation: fused)
     }
 }
 
@@ -98,8 +100,10 @@ public final class DepthwiseConv2D: Layer {
 
     public func callAsFunction(_ input: Traced, context: inout LayerContext) -> Traced {
         guard let kernel else { preconditionFailure("DepthwiseConv2D '\(name)' called before build") }
-        var y = depthwiseConv2D(input, kernel: context.read(kernel), strides: strides, padding: padding, dilation: dilation)
-        if let bias { y = y + context.read(bias) }
-        return activation(y)
+        let y = depthwiseConv2D(input, kernel: context.read(kernel), strides: strides, padding: padding, dilation: dilation)
+        if bias == nil && activation == .linear { return y }
+        let bias = bias.map { context.read($0) }
+        guard let fused = activation.fused else { return activation(biasActivation(y, bias: bias, activation: .linear)) }
+        return biasActivation(y, bias: bias, activation: fused)
     }
 }

@@ -37,8 +37,10 @@ public final class Dense: Layer {
         guard let kernel else { preconditionFailure("Dense '\(name)' called before build") }
         let flat = input.rank == 2 ? input : input.reshaped([-1, input.shape.last!])
         var y = flat.matmul(context.read(kernel))
-        if let bias { y = y + context.read(bias) }
-        if input.rank != 2 { y = y.reshaped(input.shape.dropLast() + [units]) }
-        return activation(y)
+        if bias != nil || activation != .linear {
+            let bias = bias.map { context.read($0) }
+            y = activation.fused.map { biasActivation(y, bias: bias, activation: $0) } ?? activation(biasActivation(y, bias: bias, activation: .linear))
+        }
+        return input.rank == 2 ? y : y.reshaped(input.shape.dropLast() + [units])
     }
 }

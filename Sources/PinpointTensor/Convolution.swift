@@ -68,30 +68,42 @@ private func check(_ body: () throws(ShapeError) -> Conv2DGeometry) -> Conv2DGeo
     do { return try body() } catch { trap(error) }
 }
 
-/// 2-D convolution, NHWC input and HWIO kernel (`tf.nn.conv2d`, Keras `Conv2D` without bias).
+/// 2-D convolution, NHWC input and HWIO kernel (`tf.nn.conv2d`), optionally with Keras
+/// `Conv2D`'s bias and activation applied to each chunk of output as its GEMM finishes, while
+/// the chunk is still in cache.
 ///
 /// ```swift
 /// let y = conv2D(x, kernel: w, strides: (2, 2), padding: .same)   // [N, ceil(H/2), ceil(W/2), Cout]
+/// let z = conv2D(x, kernel: w, padding: .same, bias: b, activation: .relu)
 /// ```
 public func conv2D(_ input: Tensor, kernel: Tensor, strides: (Int, Int) = (1, 1), padding: Padding = .valid,
-                   dilation: (Int, Int) = (1, 1)) -> Tensor {
+                   dilation: (Int, Int) = (1, 1), bias: Tensor? = nil, activation: FusedActivation = .linear) -> Tensor {
     let g = check { () throws(ShapeError) in
         try Conv2DGeometry(inputShape: input.shape, kernelShape: kernel.shape, strides: strides, padding: padding, dilation: dilation)
     }
     let x = input.contiguous(), w = kernel.contiguous()
     let k = g.columnCount, cout = g.outChannels, ow = g.window.width.output
+    let epilogue = BiasActivation(bias: bias, activation: activation, channels: cout, operation: "conv2D")
     let wOperand = GEMMOperand(pointer: w.basePointer, transposed: false, leadingDimension: cout)
-    return withExtendedLifetime((x, w)) {
+    return withExtendedLifetime((x, w, epilogue.bias)) {
         Tensor(shape: g.outputShape) { out, _ in
             if g.isPointwise {
+                let rows = g.batch * g.pixelsPerImage
                 parallelSGEMM(GEMMOperand(pointer: x.basePointer, transposed: false, leadingDimension: k), wOperand, out,
-                              m: g.batch * g.pixelsPerImage, n: cout, k: k, ldc: cout)
+                              m: rows, n: cout, k: k, ldc: cout)
+                if !epilogue.isIdentity {
+                    parallelChunks(rows, costPerItem: cout) { range in
+                        epilogue.apply(out + range.lowerBound * cout, rows: range.count, columns: cout)
+                    }
+                }
                 return
             }
             forEachRowChunk(g, RowChunks(g, budget: columnBudget)) { rows, col, _ in
                 im2col(x.basePointer, g, rows: rows, into: col)
-                sgemm(GEMMOperand(pointer: col, transposed: false, leadingDimension: k), wOperand,
-                      out + rows.lowerBound * ow * cout, m: rows.count * ow, n: cout, k: k, ldc: cout)
+                let o = out + rows.lowerBound * ow * cout
+                sgemm(GEMMOperand(pointer: col, transposed: false, leadingDimension: k), wOperand, o,
+                      m: rows.count * ow, n: cout, k: k, ldc: cout)
+                epilogue.apply(o, rows: rows.count * ow, columns: cout)
             }
         }
     }

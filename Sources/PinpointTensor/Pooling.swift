@@ -11,61 +11,27 @@ private func poolGeometry(_ shape: [Int], _ poolSize: (Int, Int), _ strides: (In
     } catch { trap(error) }
 }
 
-/// Where each max-pooling output came from: flat input indices, one per output element.
-public struct PoolingArgmax: Sendable {
-    public let indices: [Int32]
-    public let inputShape: [Int]
-}
-
 /// Max pooling (Keras `MaxPooling2D`; `strides` defaults to the pool size, as Keras does).
 public func maxPool2D(_ input: Tensor, poolSize: (Int, Int) = (2, 2), strides: (Int, Int)? = nil,
                       padding: Padding = .valid) -> Tensor {
-    maxPool2D(input, poolSize: poolSize, strides: strides, padding: padding, recordingArgmax: false).output
-}
-
-/// Max pooling that also returns where each maximum came from, for `maxPool2DBackprop`.
-public func maxPool2DWithArgmax(_ input: Tensor, poolSize: (Int, Int) = (2, 2), strides: (Int, Int)? = nil,
-                                padding: Padding = .valid) -> (output: Tensor, argmax: PoolingArgmax) {
-    let r = maxPool2D(input, poolSize: poolSize, strides: strides, padding: padding, recordingArgmax: true)
-    return (r.output, PoolingArgmax(indices: r.argmax, inputShape: input.shape))
-}
-
-private func maxPool2D(_ input: Tensor, poolSize: (Int, Int), strides: (Int, Int)?, padding: Padding,
-                       recordingArgmax: Bool) -> (output: Tensor, argmax: [Int32]) {
     let g = poolGeometry(input.shape, poolSize, strides ?? poolSize, padding, "maxPool2D")
-    precondition(input.count < Int(Int32.max), "maxPool2D: input of \(input.count) elements is too large for Int32 indices")
     let x = input.contiguous()
     let h = g.height, w = g.width, c = g.channels
-    let outShape = g.outputShape(channels: c)
-    var argmax = [Int32](repeating: 0, count: recordingArgmax ? elementCount(outShape) : 0)
-    let output = withExtendedLifetime(x) {
-        argmax.withUnsafeMutableBufferPointer { argmaxBuffer in
-            // An empty array's buffer still has a (shared, read-only) address: never write through it.
-            let arg = recordingArgmax ? argmaxBuffer.baseAddress : nil
-            let src = x.basePointer
-            return Tensor(shape: outShape) { out, _ in
-                parallelChunks(g.batch * h.output, costPerItem: w.output * c * h.window * w.window) { range in
-                    for row in range {
-                        let n = row / h.output, oh = row % h.output
-                        let rowsIn = h.validRange(oh)
-                        for ow in 0..<w.output {
-                            let columnsIn = w.validRange(ow)
-                            let o = (row * w.output + ow) * c
-                            let first = ((n * h.input + rowsIn.lowerBound) * w.input + columnsIn.lowerBound) * c
-                            for ch in 0..<c { out[o + ch] = src[first + ch] }
-                            if let arg { for ch in 0..<c { arg[o + ch] = Int32(first + ch) } }
-                            for ih in rowsIn {
-                                for iw in columnsIn {
-                                    let i = ((n * h.input + ih) * w.input + iw) * c
-                                    if let arg {
-                                        for ch in 0..<c where src[i + ch] > out[o + ch] {
-                                            out[o + ch] = src[i + ch]
-                                            arg[o + ch] = Int32(i + ch)
-                                        }
-                                    } else {
-                                        for ch in 0..<c { out[o + ch] = Swift.max(out[o + ch], src[i + ch]) }
-                                    }
-                                }
+    let src = x.basePointer
+    return withExtendedLifetime(x) {
+        Tensor(shape: g.outputShape(channels: c)) { out, _ in
+            parallelChunks(g.batch * h.output, costPerItem: w.output * c * h.window * w.window) { range in
+                for row in range {
+                    let n = row / h.output, oh = row % h.output
+                    let rowsIn = h.validRange(oh)
+                    for ow in 0..<w.output {
+                        let columnsIn = w.validRange(ow)
+                        let o = out + (row * w.output + ow) * c
+                        o.update(from: src + ((n * h.input + rowsIn.lowerBound) * w.input + columnsIn.lowerBound) * c, count: c)
+                        for ih in rowsIn {
+                            for iw in columnsIn {
+                                let s = src + ((n * h.input + ih) * w.input + iw) * c
+                                for ch in 0..<c { o[ch] = Swift.max(o[ch], s[ch]) }
                             }
                         }
                     }
@@ -73,25 +39,62 @@ private func maxPool2D(_ input: Tensor, poolSize: (Int, Int), strides: (Int, Int
             }
         }
     }
-    return (output, argmax)
 }
 
-/// Gradient of max pooling: each output's gradient goes to the input that was its maximum.
-public func maxPool2DBackprop(_ outputGradient: Tensor, argmax: PoolingArgmax) -> Tensor {
-    precondition(outputGradient.count == argmax.indices.count,
-                 "maxPool2DBackprop: gradient of shape \(outputGradient.shape) does not match \(argmax.indices.count) recorded outputs")
-    let dy = outputGradient.contiguous()
-    let batch = argmax.inputShape[0]
-    let perImageOut = batch == 0 ? 0 : dy.count / batch
-    let perImageIn = batch == 0 ? 0 : elementCount(argmax.inputShape) / batch
-    return withExtendedLifetime(dy) {
-        argmax.indices.withUnsafeBufferPointer { arg in
-            Tensor(shape: argmax.inputShape) { dx, count in
-                dx.initialize(repeating: 0, count: count)
-                // Images never share inputs, so threads own whole images.
-                parallelChunks(batch, costPerItem: perImageOut + perImageIn) { range in
-                    for i in (range.lowerBound * perImageOut)..<(range.upperBound * perImageOut) {
-                        dx[Int(arg[i])] += dy.basePointer[i]
+/// Gradient of max pooling (TensorFlow's `MaxPoolGrad`): each output's gradient goes to the first
+/// cell of its window, in window order (row, then column), that holds the output's value, found
+/// from the pooling's input and output rather than from stored indices, so the forward pass keeps
+/// nothing but its result.
+public func maxPool2DBackprop(_ outputGradient: Tensor, input: Tensor, output: Tensor, poolSize: (Int, Int) = (2, 2),
+                              strides: (Int, Int)? = nil, padding: Padding = .valid) -> Tensor {
+    let g = poolGeometry(input.shape, poolSize, strides ?? poolSize, padding, "maxPool2DBackprop")
+    let h = g.height, w = g.width, c = g.channels
+    let outShape = g.outputShape(channels: c)
+    for (tensor, detail) in [(outputGradient, "output gradient"), (output, "output")] where tensor.shape != outShape {
+        trap(.mismatch(operation: "maxPool2DBackprop", expected: outShape, got: tensor.shape, detail: detail))
+    }
+    let x = input.contiguous(), y = output.contiguous(), dy = outputGradient.contiguous()
+    let src = x.basePointer, maxima = y.basePointer, grad = dy.basePointer
+    // Windows that neither overlap nor leave cells out write every input cell exactly once.
+    let tiles = h.stride == h.window && w.stride == w.window && h.padBefore == 0 && w.padBefore == 0 && h.dilation == 1 && w.dilation == 1
+        && h.output * h.window == h.input && w.output * w.window == w.input
+    return withExtendedLifetime((x, y, dy)) {
+        Tensor(shape: input.shape) { dx, count in
+            if !tiles { dx.initialize(repeating: 0, count: count) }
+            // Overlapping windows of one image may share cells, so threads own whole images.
+            parallelChunks(g.batch, costPerItem: h.output * w.output * c * h.window * w.window) { images in
+                // The gradient still to be routed, per channel: taken by the first cell that matches.
+                let pending = UnsafeMutablePointer<Float>.allocate(capacity: c)
+                defer { pending.deallocate() }
+                for n in images {
+                    for oh in 0..<h.output {
+                        let rowsIn = h.validRange(oh)
+                        for ow in 0..<w.output {
+                            let columnsIn = w.validRange(ow)
+                            let o = ((n * h.output + oh) * w.output + ow) * c
+                            let m = maxima + o
+                            pending.update(from: grad + o, count: c)
+                            for ih in rowsIn {
+                                for iw in columnsIn {
+                                    let i = ((n * h.input + ih) * w.input + iw) * c
+                                    let s = src + i, t = dx + i
+                                    if tiles {
+                                        for ch in 0..<c {
+                                            // Loads first, then selects: no branch on the data.
+                                            let (value, maximum, rest) = (s[ch], m[ch], pending[ch])
+                                            t[ch] = value == maximum ? rest : 0
+                                            pending[ch] = value == maximum ? 0 : rest
+                                        }
+                                    } else {
+                                        for ch in 0..<c {
+                                            let (value, maximum, rest, sum) = (s[ch], m[ch], pending[ch], t[ch])
+                                            t[ch] = sum + (value == maximum ? rest : 0)
+                                            pending[ch] = value == maximum ? 0 : rest
+                                        }
+                                    }
+                                }
+                            }
+                        }
                     }
                 }
             }

@@ -184,6 +184,36 @@ final class GradientCheckTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(combinations, 40)
     }
 
+    func testFusedBiasAndActivation() {
+        // Values kept away from ReLU's kink and ReLU6's clip points, where finite differences lie.
+        func awayFromKinks(_ shape: [Int]) -> Tensor {
+            random(shape).map { v in (abs(v) < 0.1 ? v + 0.3 : v) * 4 }.map { v in abs(v - 6) < 0.2 ? v + 0.5 : v }
+        }
+        for activation in [FusedActivation.linear, .relu, .relu6, .sigmoid] {
+            let x = awayFromKinks([3, 2, 5]), b = random([5]) * 0.01
+            assertGradients([x, b], "biasActivation \(activation)") { biasActivation($0[0], bias: $0[1], activation: activation) }
+            assertGradients([x], "biasActivation \(activation) without bias") { biasActivation($0[0], bias: nil, activation: activation) }
+            let image = random([2, 5, 4, 2]), k = random([3, 3, 2, 3]), cb = random([3]) * 0.01
+            assertGradients([image, k, cb], "conv2D + bias + \(activation)") {
+                conv2D($0[0], kernel: $0[1], strides: (2, 1), padding: .same, bias: $0[2], activation: activation)
+            }
+            assertGradients([image, random([1, 1, 2, 3]), cb], "pointwise conv2D + bias + \(activation)") {
+                conv2D($0[0], kernel: $0[1], bias: $0[2], activation: activation)
+            }
+        }
+    }
+
+    func testFusedForwardEqualsTheComposedOperations() {
+        let x = random([2, 6, 6, 3]), k = random([3, 3, 3, 4]), b = random([4])
+        let z = conv2D(x, kernel: k, padding: .same) + b
+        let cases: [(FusedActivation, Tensor)] = [(.linear, z), (.relu, z.relu()), (.relu6, z.relu6()), (.sigmoid, z.sigmoid())]
+        for (activation, expected) in cases {
+            let fused = conv2D(x, kernel: k, padding: .same, bias: b, activation: activation)
+            XCTAssertEqual(fused, expected, "conv2D \(activation)")
+            XCTAssertEqual(z.biasActivation(bias: nil, activation: activation), expected, "biasActivation \(activation)")
+        }
+    }
+
     func testConvolutionInputGradientIsSkippedForConstants() {
         let tape = GradientTape()
         let image = Traced(random([1, 4, 4, 2]))
