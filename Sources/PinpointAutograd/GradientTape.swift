@@ -1,3 +1,4 @@
+import Foundation
 import PinpointTensor
 
 /// Records operations on `Traced` values and computes gradients in reverse order, with
@@ -18,11 +19,16 @@ public final class GradientTape {
         var inputs: [Int]            // node index of each input, -1 for a constant
         var inputShapes: [[Int]]
         var pullback: Traced.Pullback?
+        var operation = ""
+        var scope = 0               // the profiler's scope, when profiling
     }
 
     private var nodes: [Node] = []
     private var parameterNodes: [ObjectIdentifier: Int] = [:]
     private var consumed = false
+
+    /// When set, recorded operations and their pullbacks are timed (see `Profiler`).
+    public var profiler: Profiler?
 
     public init(persistent: Bool = false) {
         isPersistent = persistent
@@ -30,7 +36,7 @@ public final class GradientTape {
 
     /// Starts recording from `tensor`: the result is a source gradients can be taken with respect to.
     public func watch(_ tensor: Tensor) -> Traced {
-        append(tensor, inputs: [], pullback: nil)
+        append(tensor, inputs: [], operation: "watch", pullback: nil)
     }
 
     /// Starts recording from a parameter's current value. Watching the same parameter again returns
@@ -44,10 +50,15 @@ public final class GradientTape {
         return traced
     }
 
-    func append(_ value: Tensor, inputs: [Traced], pullback: Traced.Pullback?) -> Traced {
+    func append(_ value: Tensor, inputs: [Traced], operation: String, pullback: Traced.Pullback?) -> Traced {
         precondition(!consumed, "GradientTape: recording on a non-persistent tape whose gradient was already taken")
-        nodes.append(Node(inputs: inputs.map { $0.tape === self ? $0.node : -1 },
-                          inputShapes: inputs.map(\.shape), pullback: pullback))
+        var node = Node(inputs: inputs.map { $0.tape === self ? $0.node : -1 }, inputShapes: inputs.map(\.shape), pullback: pullback)
+        if let profiler {
+            profiler.charge(forwardTo: operation)
+            node.operation = operation
+            node.scope = profiler.currentScope
+        }
+        nodes.append(node)
         return Traced(value, tape: self, node: nodes.count - 1)
     }
 
@@ -75,6 +86,7 @@ public final class GradientTape {
         grads[target.node] = outputGradient ?? Tensor.ones(target.shape)
         for i in stride(from: target.node, through: 0, by: -1) where needed[i] {
             guard let g = grads[i], let pullback = nodes[i].pullback else { continue }
+            let start = profiler == nil ? 0 : DispatchTime.now().uptimeNanoseconds
             let inputGrads = pullback(g)
             precondition(inputGrads.count == nodes[i].inputs.count,
                          "GradientTape: a pullback returned \(inputGrads.count) gradients for \(nodes[i].inputs.count) inputs")
@@ -83,6 +95,10 @@ public final class GradientTape {
                 // The one place where broadcasting is undone for every operation.
                 let shaped = inputGrad.unbroadcast(to: nodes[i].inputShapes[j])
                 grads[input] = grads[input].map { $0 + shaped } ?? shaped
+            }
+            if let profiler {
+                let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                profiler.charge(backward: seconds, scope: nodes[i].scope, operation: nodes[i].operation)
             }
             if !sourceNodes.contains(i) { grads[i] = nil }
             if !isPersistent { nodes[i].pullback = nil }

@@ -53,9 +53,12 @@ public struct Traced: @unchecked Sendable {
     ///     Traced.record(x.value * x.value * x.value, inputs: [x], pullback: { g in [g * 3 * x.value.square()] })
     /// }
     /// ```
-    public static func record(_ value: Tensor, inputs: [Traced], pullback: @autoclosure () -> Pullback) -> Traced {
+    /// `operation` names the operation in profiles; it defaults to the calling function's name.
+    public static func record(_ value: Tensor, inputs: [Traced], operation: String = #function,
+                              pullback: @autoclosure () -> Pullback) -> Traced {
         guard let tape = commonTape(inputs) else { return Traced(value) }
-        return tape.append(value, inputs: inputs, pullback: pullback())
+        let name = tape.profiler == nil ? "" : String(operation.prefix { $0 != "(" })
+        return tape.append(value, inputs: inputs, operation: name, pullback: pullback())
     }
 
     private static func commonTape(_ inputs: [Traced]) -> GradientTape? {

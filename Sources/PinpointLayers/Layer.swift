@@ -8,11 +8,14 @@ public struct LayerContext {
     public var training: Bool
     public let tape: GradientTape?
     public var random: SeededGenerator
+    /// When set, layers applied in order time themselves into it (see `Profiler`).
+    public let profiler: Profiler?
 
-    public init(training: Bool = false, tape: GradientTape? = nil, seed: UInt64 = 0) {
+    public init(training: Bool = false, tape: GradientTape? = nil, seed: UInt64 = 0, profiler: Profiler? = nil) {
         self.training = training
         self.tape = tape
         random = SeededGenerator(seed: seed)
+        self.profiler = profiler
     }
 
     /// A parameter as this call sees it: watched on the tape when there is one and the parameter
@@ -85,6 +88,17 @@ extension Layer {
 /// An activation applied by a layer, as Keras's `activation=` argument.
 public enum Activation: String, Sendable {
     case linear, relu, relu6, sigmoid, tanh, softmax
+
+    /// The same activation as a kernel epilogue, when one exists (tanh and softmax have none).
+    public var fused: FusedActivation? {
+        switch self {
+        case .linear: .linear
+        case .relu: .relu
+        case .relu6: .relu6
+        case .sigmoid: .sigmoid
+        case .tanh, .softmax: nil
+        }
+    }
 
     public func callAsFunction(_ x: Traced) -> Traced {
         switch self {

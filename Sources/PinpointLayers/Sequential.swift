@@ -98,10 +98,18 @@ public func outputShapeInOrder(_ layers: [Layer], for inputShape: [Int]) throws(
     return shape
 }
 
-/// Layers applied one after another.
+/// Layers applied one after another; each one a scope of the context's profiler, if any.
 public func applyInOrder(_ layers: [Layer], _ input: Traced, _ context: inout LayerContext) -> Traced {
     var x = input
-    for layer in layers { x = layer(x, context: &context) }
+    if let profiler = context.profiler {
+        for layer in layers {
+            profiler.enter(layer.name, type: layer.typeName)
+            x = layer(x, context: &context)
+            profiler.exit()
+        }
+    } else {
+        for layer in layers { x = layer(x, context: &context) }
+    }
     return x
 }
 

@@ -154,7 +154,7 @@ public final class TwoHeadLocalizer: Layer {
     /// The backbone's output (before pooling) and the model's [n, 6] output.
     public func features(_ input: Traced, context: inout LayerContext) -> Traced {
         if backboneFrozen {
-            var frozen = LayerContext(training: false, tape: nil, seed: 0)
+            var frozen = LayerContext(training: false, tape: nil, seed: 0, profiler: context.profiler)
             return Traced(backbone(input, context: &frozen).value)
         }
         return backbone(input, context: &context)

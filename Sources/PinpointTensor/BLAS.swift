@@ -93,6 +93,7 @@ func sgemm(
         for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
         return
     }
+    KernelCounters.add(multiplyAdds: m * n * k)
     cblas_sgemm(
         CblasRowMajor, a.transposed ? CblasTrans : CblasNoTrans, b.transposed ? CblasTrans : CblasNoTrans,
         Int32(m), Int32(n), Int32(k), alpha, a.pointer, Int32(a.leadingDimension),

@@ -31,6 +31,7 @@ private func depthwiseGeometry(_ inputShape: [Int], _ kernelShape: [Int], _ stri
 public func depthwiseConv2D(_ input: Tensor, kernel: Tensor, strides: (Int, Int) = (1, 1), padding: Padding = .valid,
                             dilation: (Int, Int) = (1, 1)) -> Tensor {
     let (g, m) = depthwiseGeometry(input.shape, kernel.shape, strides, padding, dilation, "depthwiseConv2D")
+    KernelCounters.add(multiplyAdds: g.batch * g.height.output * g.width.output * g.channels * m * g.height.window * g.width.window)
     let x = input.contiguous(), k = kernel.contiguous()
     let h = g.height, w = g.width, c = g.channels, cm = c * m
     let src = x.basePointer, taps = k.basePointer
@@ -70,6 +71,7 @@ public func depthwiseConv2DBackpropInput(_ outputGradient: Tensor, kernel: Tenso
                                          padding: Padding = .valid, dilation: (Int, Int) = (1, 1)) -> Tensor {
     let (g, m) = depthwiseGeometry(inputShape, kernel.shape, strides, padding, dilation, "depthwiseConv2DBackpropInput")
     let h = g.height, w = g.width, c = g.channels, cm = c * m
+    KernelCounters.add(multiplyAdds: g.batch * h.output * w.output * cm * h.window * w.window)
     if outputGradient.shape != g.outputShape(channels: cm) {
         trap(.mismatch(operation: "depthwiseConv2DBackpropInput", expected: g.outputShape(channels: cm), got: outputGradient.shape,
                        detail: "output gradient"))
@@ -115,6 +117,7 @@ public func depthwiseConv2DBackpropKernel(_ input: Tensor, outputGradient: Tenso
                                           padding: Padding = .valid, dilation: (Int, Int) = (1, 1)) -> Tensor {
     let (g, m) = depthwiseGeometry(input.shape, kernelShape, strides, padding, dilation, "depthwiseConv2DBackpropKernel")
     let h = g.height, w = g.width, c = g.channels, cm = c * m
+    KernelCounters.add(multiplyAdds: g.batch * h.output * w.output * cm * h.window * w.window)
     if outputGradient.shape != g.outputShape(channels: cm) {
         trap(.mismatch(operation: "depthwiseConv2DBackpropKernel", expected: g.outputShape(channels: cm), got: outputGradient.shape,
                        detail: "output gradient"))

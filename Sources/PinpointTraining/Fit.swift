@@ -148,15 +148,11 @@ public final class Trainer {
             var total = 0.0, seen = 0, step = 0
             let next = train.batches(epoch: epoch)
             while let batch = try next() {
-                let tape = GradientTape()
-                var context = LayerContext(training: true, tape: tape, seed: Self.stepSeed(seed, epoch, step))
-                let value = loss(batch.targets, model(Traced(batch.inputs), context: &context))
-                let lossValue = value.value.scalar
+                let lossValue = self.step(on: batch, seed: Self.stepSeed(seed, epoch, step), parameters: trainable.map(\.parameter))
                 guard lossValue.isFinite else {
                     throw TrainingError(reason: "epoch \(epoch + 1), step \(step + 1): the loss is \(lossValue); stopping "
                                         + "(a learning rate too high, or bad inputs or targets)")
                 }
-                optimizer.apply(tape.gradient(of: value, wrt: trainable.map(\.parameter)))
                 total += Double(lossValue) * Double(batch.count)
                 seen += batch.count
                 step += 1
@@ -175,6 +171,28 @@ public final class Trainer {
             for callback in callbacks { try callback.epochEnded(result, trainer: self) }
         }
         return history
+    }
+
+    /// One optimization step on a batch: forward on a tape (Dropout drawing from `seed`), the loss,
+    /// its gradients, the optimizer's update. Returns the loss before the update (the update is
+    /// applied even when it is not finite; `fit` stops then). With a profiler, the step's time is
+    /// charged to the model's layers and operations, the loss and the optimizer.
+    @discardableResult
+    public func step(on batch: TrainingBatch, seed: UInt64, parameters: [Parameter]? = nil, profiler: Profiler? = nil) -> Float {
+        let tape = GradientTape()
+        tape.profiler = profiler
+        profiler?.restartClock()
+        var context = LayerContext(training: true, tape: tape, seed: seed, profiler: profiler)
+        let output = model(Traced(batch.inputs), context: &context)
+        let value: Traced = profiler.map { p in p.measure("(loss)") { loss(batch.targets, output) } } ?? loss(batch.targets, output)
+        let gradients = tape.gradient(of: value, wrt: parameters ?? optimizer.parameters.map(\.parameter))
+        if let profiler {
+            profiler.restartClock()
+            profiler.measure("(optimizer)") { optimizer.apply(gradients) }
+        } else {
+            optimizer.apply(gradients)
+        }
+        return value.value.scalar
     }
 
     /// The mean loss over a source in inference mode (no tape, no Dropout, moving statistics).

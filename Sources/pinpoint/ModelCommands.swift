@@ -135,14 +135,8 @@ func trainModel(architecture: String = "seed-cnn", alpha: Double = 1.0, weights:
         print("loaded backbone weights from \(weights)")
     }
     let decaySteps = 10 * Double(trainBatches.recordCount) / Double(batch)
-    let trainable = model.weights.filter { $0.parameter.isTrainable }
-    let optimizer = RMSprop(trainable, learningRate: ExponentialDecay(initial: lr, decaySteps: decaySteps, decayRate: 0.5, staircase: true),
-                            momentum: 0.9)
-    // The tutorial's losses: MSE on the box; for two heads, sparse cross-entropy on dog/cat + 5 x MSE on the box.
-    let loss: any Loss = configuration.hasClassHead
-        ? WeightedLoss([.init(SparseCategoricalCrossentropy(), weight: 1, predictionColumns: 0..<2, targetColumns: 0..<1),
-                        .init(MeanSquaredError(), weight: 5, predictionColumns: 2..<6, targetColumns: 1..<5)])
-        : MeanSquaredError()
+    let optimizer = configuration.tutorialOptimizer(for: model, learningRate: lr, decaySteps: decaySteps)
+    let loss = configuration.tutorialLoss
     let trainer = Trainer(model: model, loss: loss, optimizer: optimizer, seed: seed, checkpointPath: out, metadata: configuration.metadata)
     trainer.showsProgress = !quiet
     if resume {

@@ -168,4 +168,22 @@ final class CommandTests: XCTestCase {
         XCTAssertNotEqual(both.status, 0)
         XCTAssertTrue(both.error.contains("not both"), both.error)
     }
+
+    func testBenchPrintsJSONAndAProfile() throws {
+        let json = try pinpoint("bench", "train", "--image-size", "32", "--batch", "2", "--steps", "2", "--warmup", "1", "--json")
+        XCTAssertEqual(json.status, 0, json.error)
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any], json.output)
+        for key in ["images_per_second", "min", "max", "peak_rss_mib"] {
+            let value = try XCTUnwrap(object[key] as? Double, "\(key) missing in \(json.output)")
+            XCTAssertGreaterThan(value, 0, key)
+        }
+        let profile = try pinpoint("bench", "infer", "--model", "mobilenetv2", "--alpha", "0.35", "--image-size", "32", "--batch", "2",
+                                   "--steps", "1", "--warmup", "0", "--profile")
+        XCTAssertEqual(profile.status, 0, profile.error)
+        XCTAssertTrue(profile.output.contains("images/s"), profile.output)
+        // MobileNetV2 has more layers than the table's 40 rows; the rest are summed in one.
+        for expected in ["Profile:", "more layers)", "calls/step"] { XCTAssertTrue(profile.output.contains(expected), profile.output) }
+        let bad = try pinpoint("bench", "fly")
+        XCTAssertNotEqual(bad.status, 0)
+    }
 }

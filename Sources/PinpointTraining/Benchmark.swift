@@ -1,0 +1,139 @@
+import Foundation
+import PinpointAutograd
+import PinpointLayers
+import PinpointMetrics
+import PinpointModels
+import PinpointOptimizers
+import PinpointTensor
+
+extension ModelConfiguration {
+    /// The tutorial's loss for this model: MSE on the box; for two heads, sparse cross-entropy on
+    /// dog/cat plus 5 x MSE on the box (targets [class, x, y, w, h]).
+    public var tutorialLoss: any Loss {
+        hasClassHead
+            ? WeightedLoss([.init(SparseCategoricalCrossentropy(), weight: 1, predictionColumns: 0..<2, targetColumns: 0..<1),
+                            .init(MeanSquaredError(), weight: 5, predictionColumns: 2..<6, targetColumns: 1..<5)])
+            : MeanSquaredError()
+    }
+
+    /// The tutorial's optimizer: RMSprop with momentum 0.9 and the learning rate halved every
+    /// `decaySteps` steps (staircase).
+    public func tutorialOptimizer(for model: any Layer, learningRate: Float = 1e-4, decaySteps: Double) -> RMSprop {
+        RMSprop(model.weights.filter { $0.parameter.isTrainable },
+                learningRate: ExponentialDecay(initial: learningRate, decaySteps: decaySteps, decayRate: 0.5, staircase: true),
+                momentum: 0.9)
+    }
+}
+
+/// Images per second of a model's training step or inference, on generated data: what
+/// `pinpoint bench` prints and the benchmark target records. A training step is the whole of
+/// `Trainer.step` (forward, loss, gradients, RMSprop update); inference is `inference(model, x)`.
+///
+/// ```swift
+/// let result = try ThroughputBenchmark(configuration: .seedCNN(imageSize: 224), mode: .train).run()
+/// print(result.imagesPerSecond, result.peakResidentMiB)
+/// ```
+public struct ThroughputBenchmark {
+    public enum Mode: String, Sendable, CaseIterable {
+        case train, infer
+    }
+
+    public var configuration: ModelConfiguration
+    public var mode: Mode
+    public var batchSize: Int
+    public var warmupSteps: Int
+    public var steps: Int
+    public var seed: UInt64
+
+    public init(configuration: ModelConfiguration, mode: Mode, batchSize: Int = 40, warmupSteps: Int = 3, steps: Int = 10, seed: UInt64 = 0) {
+        self.configuration = configuration
+        self.mode = mode
+        self.batchSize = batchSize
+        self.warmupSteps = warmupSteps
+        self.steps = steps
+        self.seed = seed
+    }
+
+    /// Runs the warm-up steps, then the timed ones. With a profiler, only the timed steps are
+    /// profiled (it is reset after warm-up); profiling adds a little time of its own.
+    /// `progress` is called after every step with (steps done, steps in all).
+    public func run(profiler: Profiler? = nil, progress: ((Int, Int) -> Void)? = nil) throws -> ThroughputResult {
+        precondition(batchSize > 0 && steps > 0 && warmupSteps >= 0, "ThroughputBenchmark: batch and steps must be positive")
+        let model = try configuration.makeModel(seed: seed)
+        let size = configuration.imageSize
+        var random = SeededGenerator(seed: seed)
+        // Inputs in the range the model is fed in training (pixels scaled as configured).
+        let inputs = Tensor.uniform([batchSize, size, size, 3], using: &random) * (255 * configuration.inputScale) + configuration.inputOffset
+        let boxes = Tensor.uniform([batchSize, 4], low: 0.2, high: 0.8, using: &random)
+        let targets = configuration.hasClassHead
+            ? Tensor.concatenate([Tensor.uniform([batchSize, 1], using: &random).greater(Tensor(Float(0.5))), boxes], alongAxis: 1)
+            : boxes
+        let batch = TrainingBatch(inputs: inputs, targets: targets)
+        let trainer = Trainer(model: model, loss: configuration.tutorialLoss,
+                              optimizer: configuration.tutorialOptimizer(for: model, decaySteps: 1000), seed: seed)
+        let parameters = trainer.optimizer.parameters.map(\.parameter)
+
+        func runStep(_ index: Int, _ profiler: Profiler?) {
+            switch mode {
+            case .train:
+                trainer.step(on: batch, seed: seed &+ UInt64(index), parameters: parameters, profiler: profiler)
+            case .infer:
+                profiler?.restartClock()
+                var context = LayerContext(profiler: profiler)
+                _ = model(Traced(inputs), context: &context).value
+            }
+        }
+        for i in 0..<warmupSteps {
+            runStep(i, profiler)
+            progress?(i + 1, warmupSteps + steps)
+        }
+        profiler?.reset()
+        var seconds: [Double] = []
+        let flopsBefore = KernelCounters.floatingPointOperations
+        for i in 0..<steps {
+            let start = DispatchTime.now().uptimeNanoseconds
+            runStep(warmupSteps + i, profiler)
+            seconds.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            progress?(warmupSteps + i + 1, warmupSteps + steps)
+        }
+        let flops = Double(KernelCounters.floatingPointOperations - flopsBefore) / Double(steps * batchSize)
+        return ThroughputResult(batchSize: batchSize, stepSeconds: seconds, flopsPerImage: flops, peakResidentMiB: peakResidentMebibytes())
+    }
+}
+
+/// What a throughput benchmark measured.
+public struct ThroughputResult: Sendable {
+    public let batchSize: Int
+    /// Seconds per timed step, in the order run.
+    public let stepSeconds: [Double]
+    /// Floating-point operations per image in the GEMM and convolution kernels (`KernelCounters`).
+    public let flopsPerImage: Double
+    /// The process's peak resident set so far (VmHWM), in MiB.
+    public let peakResidentMiB: Double
+
+    private var rates: [Double] { stepSeconds.map { Double(batchSize) / $0 }.sorted() }
+    /// Median images per second over the timed steps.
+    public var imagesPerSecond: Double {
+        let r = rates
+        return r.count % 2 == 1 ? r[r.count / 2] : (r[r.count / 2 - 1] + r[r.count / 2]) / 2
+    }
+    public var minimum: Double { rates.first ?? 0 }
+    public var maximum: Double { rates.last ?? 0 }
+    /// Kernel GFLOP/s achieved at the median rate.
+    public var gigaflopsPerSecond: Double { imagesPerSecond * flopsPerImage / 1e9 }
+
+    /// `{"images_per_second": F, "min": F, "max": F, "peak_rss_mib": F, ...}` on one line.
+    public var json: String {
+        String(format: "{\"images_per_second\": %.2f, \"min\": %.2f, \"max\": %.2f, \"peak_rss_mib\": %.0f, \"gflop_per_image\": %.3f, "
+               + "\"gflops\": %.1f, \"batch\": %d, \"steps\": %d}", imagesPerSecond, minimum, maximum, peakResidentMiB,
+               flopsPerImage / 1e9, gigaflopsPerSecond, batchSize, stepSeconds.count)
+    }
+}
+
+/// The peak resident set size of this process (Linux's VmHWM), in MiB; 0 where unavailable.
+public func peakResidentMebibytes() -> Double {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+          let kibibytes = line.split(separator: " ").dropFirst().first.flatMap({ Double($0) }) else { return 0 }
+    return kibibytes / 1024
+}
