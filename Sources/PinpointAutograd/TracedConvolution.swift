@@ -67,3 +67,16 @@ public func depthwiseConv2D(_ input: Traced, kernel: Traced, strides: (Int, Int)
                                             padding: padding, dilation: dilation) : nil]
     })
 }
+
+/// Batch normalization on the tape, in one pass each way (see `batchNormalize`). With
+/// `batchStatistics`, `mean` and `variance` are the input's own batch moments and the input's
+/// gradient flows through them too (training); otherwise they are constants (moving statistics).
+public func batchNormalization(_ x: Traced, gamma: Traced, beta: Traced, mean: Tensor, variance: Tensor, epsilon: Float,
+                               batchStatistics: Bool) -> Traced {
+    let y = batchNormalize(x.value, mean: mean, variance: variance, gamma: gamma.value, beta: beta.value, epsilon: epsilon)
+    return Traced.record(y, inputs: [x, gamma, beta], pullback: { g in
+        let d = batchNormalizationBackward(g, input: x.value, mean: mean, variance: variance, gamma: gamma.value, epsilon: epsilon,
+                                           batchStatistics: batchStatistics)
+        return [x.isRecorded ? d.input : nil, d.gamma, d.beta]
+    })
+}

@@ -104,18 +104,17 @@ public final class BatchNormalization: Layer {
 
     public func callAsFunction(_ input: Traced, context: inout LayerContext) -> Traced {
         guard let gamma, let beta, let movingMean, let movingVariance else { preconditionFailure("BatchNormalization '\(name)' called before build") }
-        let axes = Array(0..<(input.rank - 1))
-        let mean: Traced, variance: Traced
+        // Read first: the profiler charges the moments below to this layer's op, not to `watch`.
+        let scale = context.read(gamma), shift = context.read(beta)
+        let mean: Tensor, variance: Tensor
         if context.training {
-            mean = input.mean(alongAxes: axes)
-            variance = input.variance(alongAxes: axes)
-            movingMean.value = movingMean.value * momentum + mean.value * (1 - momentum)
-            movingVariance.value = movingVariance.value * momentum + variance.value * (1 - momentum)
+            (mean, variance) = batchMoments(input.value)
+            movingMean.value = movingMean.value * momentum + mean * (1 - momentum)
+            movingVariance.value = movingVariance.value * momentum + variance * (1 - momentum)
         } else {
-            mean = Traced(movingMean.value)
-            variance = Traced(movingVariance.value)
+            (mean, variance) = (movingMean.value, movingVariance.value)
         }
-        let scale = context.read(gamma) / (variance + epsilon).sqrt()
-        return (input - mean) * scale + context.read(beta)
+        return batchNormalization(input, gamma: scale, beta: shift, mean: mean, variance: variance,
+                                  epsilon: epsilon, batchStatistics: context.training)
     }
 }

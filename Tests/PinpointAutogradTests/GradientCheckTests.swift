@@ -214,6 +214,34 @@ final class GradientCheckTests: XCTestCase {
         }
     }
 
+    func testBatchNormalizationWithBatchAndMovingStatistics() {
+        let gamma = random([3], 0.5, 1.5), beta = random([3])
+        // Batch statistics: the moments are recomputed from the perturbed input on every evaluation.
+        assertGradients([random([2, 3, 2, 3], -2, 3), gamma, beta], "batchNormalization, batch statistics") { p in
+            let (mean, variance) = batchMoments(p[0].value)
+            return batchNormalization(p[0], gamma: p[1], beta: p[2], mean: mean, variance: variance, epsilon: 1e-3, batchStatistics: true)
+                .square()  // a plain sum of normalized values has zero gradient with respect to x
+        }
+        let mean = random([3]), variance = random([3], 0.5, 2)
+        assertGradients([random([4, 3]), gamma, beta], "batchNormalization, moving statistics") { p in
+            batchNormalization(p[0], gamma: p[1], beta: p[2], mean: mean, variance: variance, epsilon: 1e-3, batchStatistics: false).square()
+        }
+    }
+
+    func testBatchMomentsAndNormalizationEqualTheComposedOperations() {
+        let x = random([3, 5, 4, 6], -3, 7) + 100, gamma = random([6]), beta = random([6])
+        let (mean, variance) = batchMoments(x)
+        let expectedMean = x.mean(alongAxes: [0, 1, 2])
+        let expectedVariance = (x - expectedMean).square().mean(alongAxes: [0, 1, 2])
+        for c in 0..<6 {
+            XCTAssertEqual(mean[c], expectedMean[c], accuracy: 1e-5)
+            XCTAssertEqual(variance[c], expectedVariance[c], accuracy: 1e-4 * expectedVariance[c])
+        }
+        let y = batchNormalize(x, mean: mean, variance: variance, gamma: gamma, beta: beta, epsilon: 1e-3)
+        let composed = (x - mean) * (gamma / (variance + 1e-3).sqrt()) + beta
+        XCTAssertEqual(y, composed)
+    }
+
     func testConvolutionInputGradientIsSkippedForConstants() {
         let tape = GradientTape()
         let image = Traced(random([1, 4, 4, 2]))

@@ -132,8 +132,14 @@ final class KerasParityTests: XCTestCase {
             assertMatches(trainOutput, c.training.output, "\(c.model) training output")
             XCTAssertEqual(Double(trainLoss), Double(c.training.loss), accuracy: 1e-4 * max(1, Double(abs(c.training.loss))), "\(c.model) training loss")
             for (i, (g, e)) in zip(trainGradients, c.training.gradients).enumerated() {
-                assertMatches(g, e, "\(c.model) training gradient \(model.trainableParameters[i].name)",
-                              scaleFloor: gradientFloor(c.training.gradients))
+                let name = model.trainableParameters[i].name, floor = gradientFloor(c.training.gradients)
+                if c.model == "small" && name == "conv2d.bias" {
+                    // BatchNormalization subtracts the batch mean, so this gradient is zero in exact
+                    // arithmetic; both sides hold only rounding, which must stay tiny.
+                    XCTAssertLessThanOrEqual(Double(g.scalars.map(abs).max() ?? 0), floor / 10, "\(name): not ~0 (1e-4 of the largest gradient)")
+                    continue
+                }
+                assertMatches(g, e, "\(c.model) training gradient \(name)", scaleFloor: floor)
             }
             for (p, e) in zip(model.parameters, c.training.weights_after_call!) {
                 assertMatches(p.parameter.value, e, "\(c.model) \(p.name) after a training call")

@@ -1,0 +1,155 @@
+// Batch normalization over every axis but the last (NHWC channels), as three fused passes:
+// the batch moments (one read, Double sums), the normalization (one read, one write), and the
+// gradient (two reads: the per-channel sums, then the input gradient). Composed from generic
+// operations it was a dozen passes and as many activation-sized temporaries kept on the tape;
+// MobileNetV2's training step spent 60% of its time there.
+
+/// Mean and (biased) variance per channel of `x` over every axis but the last, accumulated in
+/// Double: what Keras's BatchNormalization normalizes a training batch with.
+///
+/// ```swift
+/// let (mean, variance) = batchMoments(x)   // x: [N, H, W, C] -> [C], [C]
+/// ```
+public func batchMoments(_ x: Tensor) -> (mean: Tensor, variance: Tensor) {
+    let channels = x.shape.last ?? 1
+    let rows = x.count / Swift.max(channels, 1)
+    let input = x.contiguous()
+    let workers = Swift.max(1, Swift.min(Parallelism.threadCount, x.count / Parallelism.minimumElementsPerThread, rows))
+    // Per worker: the sum and the sum of squares, around a shift (the first row) so that a large
+    // mean does not cancel the variance away.
+    let sums = UnsafeMutablePointer<Double>.allocate(capacity: 2 * workers * channels)
+    defer { sums.deallocate() }
+    sums.initialize(repeating: 0, count: 2 * workers * channels)
+    let src = input.basePointer
+    withExtendedLifetime(input) {
+        forEachWorker(limit: workers) { worker, total in
+            let sum = sums + 2 * worker * channels, squares = sum + channels
+            for r in (rows * worker / total)..<(rows * (worker + 1) / total) {
+                let row = src + r * channels
+                for c in 0..<channels {
+                    let d = Double(row[c]) - Double(src[c])
+                    sum[c] += d
+                    squares[c] += d * d
+                }
+            }
+        }
+    }
+    var mean = [Float](repeating: 0, count: channels), variance = mean
+    let m = Double(Swift.max(rows, 1))
+    withExtendedLifetime(input) {
+        for c in 0..<channels {
+            var sum = 0.0, squares = 0.0
+            for worker in 0..<workers {
+                sum += sums[2 * worker * channels + c]
+                squares += sums[(2 * worker + 1) * channels + c]
+            }
+            let shiftedMean = sum / m
+            mean[c] = Float(Double(src[c]) + shiftedMean)
+            variance[c] = Float(Swift.max(squares / m - shiftedMean * shiftedMean, 0))
+        }
+    }
+    return (Tensor(shape: [channels], scalars: mean), Tensor(shape: [channels], scalars: variance))
+}
+
+/// Per-channel (x - mean) * gamma / sqrt(variance + epsilon) + beta, in one threaded pass:
+/// Keras `BatchNormalization` with the given statistics.
+///
+/// ```swift
+/// let y = batchNormalize(x, mean: m, variance: v, gamma: g, beta: b, epsilon: 1e-3)
+/// ```
+public func batchNormalize(_ x: Tensor, mean: Tensor, variance: Tensor, gamma: Tensor, beta: Tensor, epsilon: Float) -> Tensor {
+    let channels = x.shape.last ?? 1
+    for (t, name) in [(mean, "mean"), (variance, "variance"), (gamma, "gamma"), (beta, "beta")] where t.shape != [channels] {
+        trap(.mismatch(operation: "batchNormalize", expected: [channels], got: t.shape, detail: name))
+    }
+    let scale = (gamma / (variance + epsilon).sqrt()).contiguous()
+    let input = x.contiguous(), m = mean.contiguous(), b = beta.contiguous()
+    let rows = x.count / Swift.max(channels, 1)
+    return withExtendedLifetime((input, scale, m, b)) {
+        Tensor(shape: x.shape) { out, _ in
+            let src = input.basePointer, sp = scale.basePointer, mp = m.basePointer, bp = b.basePointer
+            parallelChunks(rows, costPerItem: channels) { range in
+                for r in range {
+                    let row = src + r * channels, o = out + r * channels
+                    for c in 0..<channels { o[c] = (row[c] - mp[c]) * sp[c] + bp[c] }
+                }
+            }
+        }
+    }
+}
+
+/// Gradients of `batchNormalize` with respect to its input, gamma and beta. With
+/// `batchStatistics`, mean and variance are the input's own batch moments, and the input
+/// gradient includes their dependence on the input:
+/// dx = gamma s (dy - sum(dy)/M - (x - mean) s^2 sum(dy (x - mean))/M), s = 1/sqrt(var + eps);
+/// otherwise (moving statistics, constants) dx = gamma s dy.
+public func batchNormalizationBackward(_ outputGradient: Tensor, input x: Tensor, mean: Tensor, variance: Tensor, gamma: Tensor,
+                                       epsilon: Float, batchStatistics: Bool)
+    -> (input: Tensor, gamma: Tensor, beta: Tensor) {
+    if outputGradient.shape != x.shape {
+        trap(.mismatch(operation: "batchNormalizationBackward", expected: x.shape, got: outputGradient.shape, detail: "output gradient"))
+    }
+    let channels = x.shape.last ?? 1
+    let rows = x.count / Swift.max(channels, 1)
+    let dy = outputGradient.contiguous(), input = x.contiguous(), m = mean.contiguous()
+    let inverse = (variance + epsilon).sqrt().map { 1 / $0 }.contiguous()
+    let workers = Swift.max(1, Swift.min(Parallelism.threadCount, x.count / Parallelism.minimumElementsPerThread, rows))
+    let sums = UnsafeMutablePointer<Double>.allocate(capacity: 2 * workers * channels)
+    defer { sums.deallocate() }
+    sums.initialize(repeating: 0, count: 2 * workers * channels)
+    let gp = dy.basePointer, xp = input.basePointer, mp = m.basePointer
+    // Pass 1: per channel, sum(dy) and sum(dy (x - mean)).
+    withExtendedLifetime((dy, input, m)) {
+        forEachWorker(limit: workers) { worker, total in
+            let sumDy = sums + 2 * worker * channels, sumDyX = sumDy + channels
+            for r in (rows * worker / total)..<(rows * (worker + 1) / total) {
+                let g = gp + r * channels, row = xp + r * channels
+                for c in 0..<channels {
+                    let d = Double(g[c])
+                    sumDy[c] += d
+                    sumDyX[c] += d * (Double(row[c]) - Double(mp[c]))
+                }
+            }
+        }
+    }
+    var dBeta = [Double](repeating: 0, count: channels), dyX = dBeta
+    for c in 0..<channels {
+        for worker in 0..<workers {
+            dBeta[c] += sums[2 * worker * channels + c]
+            dyX[c] += sums[(2 * worker + 1) * channels + c]
+        }
+    }
+    let gammaValues = gamma.scalars, inverseValues = inverse.scalars
+    let betaGradient = Tensor(shape: [channels], scalars: dBeta.map { Float($0) })
+    let gammaGradient = Tensor(shape: [channels], scalars: (0..<channels).map { Float(dyX[$0] * Double(inverseValues[$0])) })
+    // Pass 2: dx = a (dy - b - (x - mean) k), per channel a = gamma s, b = sum(dy)/M,
+    // k = s^2 sum(dy (x - mean))/M, in Double: with batch statistics the three terms nearly cancel,
+    // and float rounding there is what a deep network's gradients amplify.
+    let count = Double(Swift.max(rows, 1))
+    var coefficients = [Double](repeating: 0, count: 4 * channels)  // a, b, k, mean per channel
+    for c in 0..<channels {
+        let s = Double(inverseValues[c])
+        coefficients[c] = Double(gammaValues[c]) * s
+        if batchStatistics {
+            coefficients[channels + c] = dBeta[c] / count
+            coefficients[2 * channels + c] = s * s * dyX[c] / count
+        }
+        coefficients[3 * channels + c] = Double(mp[c])
+    }
+    let dx = withExtendedLifetime((dy, input, m)) {
+        coefficients.withUnsafeBufferPointer { coefficients in
+            let ap = coefficients.baseAddress!, bp = ap + channels, kp = bp + channels, meanp = kp + channels
+            return Tensor(shape: x.shape) { out, _ in
+                parallelChunks(rows, costPerItem: channels) { range in
+                    for r in range {
+                        let g = gp + r * channels, row = xp + r * channels, o = out + r * channels
+                        for c in 0..<channels {
+                            o[c] = Float(ap[c] * (Double(g[c]) - bp[c] - (Double(row[c]) - meanp[c]) * kp[c]))
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return (dx, gammaGradient, betaGradient)
+}
