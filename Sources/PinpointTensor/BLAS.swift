@@ -84,7 +84,7 @@ struct GEMMOperand {
 @inline(__always)
 func sgemm(
     _ a: GEMMOperand, _ b: GEMMOperand, _ c: UnsafeMutablePointer<Float>,
-    m: Int, n: Int, k: Int, ldc: Int, alpha: Float = 1, beta: Float = 0
+    m: Int, n: Int, k: Int, ldc: Int, alpha: Float = 1, beta: Float = 0, counted: Bool = true
 ) {
     BLAS.configure
     if m == 0 || n == 0 { return }
@@ -93,7 +93,7 @@ func sgemm(
         for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
         return
     }
-    KernelCounters.add(multiplyAdds: m * n * k)
+    if counted { KernelCounters.add(multiplyAdds: m * n * k) }
     cblas_sgemm(
         CblasRowMajor, a.transposed ? CblasTrans : CblasNoTrans, b.transposed ? CblasTrans : CblasNoTrans,
         Int32(m), Int32(n), Int32(k), alpha, a.pointer, Int32(a.leadingDimension),

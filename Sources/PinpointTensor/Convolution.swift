@@ -3,6 +3,8 @@
 //   input gradient    dOut x kernel^T -> columns, scattered back (col2im) into the input's gradient
 //   kernel gradient   columns^T x dOut, accumulated over chunks
 // A 1x1, stride-1 convolution skips im2col: the NHWC input already is the column matrix.
+// Winograd F(2x2, 3x3) takes over for 3x3 stride-1 layers with 16+ channels, forward and input
+// gradient (Winograd.swift), where it wins; the tests check it against this path.
 //
 // Threads: each worker takes whole chunks of output rows and runs im2col and a single-threaded
 // SGEMM on them with its own column buffer, sized to stay in its core's L2 cache. That beats one
@@ -84,6 +86,7 @@ public func conv2D(_ input: Tensor, kernel: Tensor, strides: (Int, Int) = (1, 1)
     let x = input.contiguous(), w = kernel.contiguous()
     let k = g.columnCount, cout = g.outChannels, ow = g.window.width.output
     let epilogue = BiasActivation(bias: bias, activation: activation, channels: cout, operation: "conv2D")
+    if usesWinograd(g) { return winogradConv2D(x, kernel: w, g, epilogue: epilogue) }
     let wOperand = GEMMOperand(pointer: w.basePointer, transposed: false, leadingDimension: cout)
     return withExtendedLifetime((x, w, epilogue.bias)) {
         Tensor(shape: g.outputShape) { out, _ in
@@ -119,6 +122,7 @@ public func conv2DBackpropInput(_ outputGradient: Tensor, kernel: Tensor, inputS
     if outputGradient.shape != g.outputShape {
         trap(.mismatch(operation: "conv2DBackpropInput", expected: g.outputShape, got: outputGradient.shape, detail: "output gradient"))
     }
+    if usesWinograd(g) { return winogradConv2DBackpropInput(outputGradient, kernel: kernel, g) }
     let dy = outputGradient.contiguous(), w = kernel.contiguous()
     let k = g.columnCount, cout = g.outChannels, oh = g.window.height.output, ow = g.window.width.output
     let wT = GEMMOperand(pointer: w.basePointer, transposed: true, leadingDimension: cout)

@@ -242,6 +242,16 @@ final class GradientCheckTests: XCTestCase {
         XCTAssertEqual(y, composed)
     }
 
+    func testWinogradConvolutionGradients() {
+        // 16 channels take the Winograd path for the forward pass and the input gradient.
+        let k = random([3, 3, 16, 16]) * 0.2
+        for padding in Padding.allCases {
+            assertGradients([random([1, 3, 4, 16])], "Winograd conv2D \(padding)") {
+                conv2D($0[0], kernel: Traced(k), padding: padding, bias: nil, activation: .sigmoid)
+            }
+        }
+    }
+
     func testConvolutionInputGradientIsSkippedForConstants() {
         let tape = GradientTape()
         let image = Traced(random([1, 4, 4, 2]))
