@@ -3,8 +3,8 @@
 //   input gradient    dOut x kernel^T -> columns, scattered back (col2im) into the input's gradient
 //   kernel gradient   columns^T x dOut, accumulated over chunks
 // A 1x1, stride-1 convolution skips im2col: the NHWC input already is the column matrix.
-// Winograd F(2x2, 3x3) takes over for 3x3 stride-1 layers with 16+ channels, forward and input
-// gradient (Winograd.swift), where it wins; the tests check it against this path.
+// Winograd F(2x2, 3x3) takes over for 3x3 stride-1 layers with 16+ channels, in all three passes
+// (Winograd.swift), where it wins; the tests check it against a direct float64 convolution.
 //
 // Threads: each worker takes whole chunks of output rows and runs im2col and a single-threaded
 // SGEMM on them with its own column buffer, sized to stay in its core's L2 cache. That beats one
@@ -167,6 +167,7 @@ public func conv2DBackpropKernel(_ input: Tensor, outputGradient: Tensor, kernel
     if outputGradient.shape != g.outputShape {
         trap(.mismatch(operation: "conv2DBackpropKernel", expected: g.outputShape, got: outputGradient.shape, detail: "output gradient"))
     }
+    if usesWinograd(g) { return winogradConv2DBackpropKernel(input, outputGradient: outputGradient, g) }
     let x = input.contiguous(), dy = outputGradient.contiguous()
     let k = g.columnCount, cout = g.outChannels, ow = g.window.width.output
     return withExtendedLifetime((x, dy)) {

@@ -13,7 +13,11 @@
 // The bias and activation are applied to a block's output rows right after its transform.
 // The input gradient of such a convolution is the same kind of convolution (the kernel
 // rotated by 180 degrees, input and output channels swapped, the padding mirrored), so it
-// takes the same path.
+// takes the same path. The kernel gradient transforms the output gradient's 2x2 tiles instead
+// (A dY A^T), accumulates U_k^T Ŷ_k over the tiles and brings the sum back with G^T (.) G.
+
+/// Bytes of transformed tiles (U and M, or U and Ŷ) per block: half of this machine's 2 MB L2.
+let winogradBlockBytes = 3 << 18
 
 /// The kernel transform G g G^T for every (input, output) channel pair: 16 matrices [Cin, Cout].
 /// With `forInputGradient`, the kernel is first rotated 180 degrees and its channel axes swapped.
@@ -69,7 +73,7 @@ private func winogradConvolution(_ input: Tensor, transformedKernel v: Tensor, p
     // A block is whole tile rows of one image; its U [16, tiles, Cin] and M [16, tiles, Cout] take
     // about 768 KB, half of L2, beside the GEMM's packed panels. Measured on the tutorial CNN at
     // 224 (Docs/Performance.md): 384 KB to 12 MB blocks all ran slower, 1.5 MB and up by 25-50%.
-    let tileRowsPerBlock = Swift.max(1, Swift.min(tilesHigh, (3 << 16) / Swift.max(16 * tilesWide * (cin + cout), 1)))
+    let tileRowsPerBlock = Swift.max(1, Swift.min(tilesHigh, winogradBlockBytes / 4 / Swift.max(16 * tilesWide * (cin + cout), 1)))
     let blocksPerImage = (tilesHigh + tileRowsPerBlock - 1) / tileRowsPerBlock
     let blocks = batch * blocksPerImage
     let maxTiles = tileRowsPerBlock * tilesWide
@@ -187,6 +191,128 @@ private func outputTransform(_ m: UnsafePointer<Float>, stride: Int, _ channels:
     var ch = 0
     while ch + 16 <= channels { run(SIMD16<Float>.self, ch); ch += 16 }
     while ch < channels { run(SIMD4<Float>.self, ch); ch += 4 }  // channels % 4 == 0 (usesWinograd)
+}
+
+/// Ŷ = A dY A^T for one tile, all channels: the 2x2 output gradient (nil pointers outside the
+/// output read as zeros) spread to the 16 transformed positions, `stride` floats apart.
+/// A = [1 0; 1 1; 1 -1; 0 -1].
+@inline(__always)
+private func outputGradientTransform(_ dy: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>),
+                                     _ channels: Int, _ out: UnsafeMutablePointer<Float>, stride: Int) {
+    @inline(__always)
+    func run<V: SIMD>(_: V.Type, _ ch: Int) where V.Scalar == Float {
+        func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p + ch).loadUnaligned(as: V.self) }
+        func store(_ k: Int, _ value: V) { UnsafeMutableRawPointer(out + k * stride + ch).storeBytes(of: value, as: V.self) }
+        let (a, b, c, d) = (load(dy.0), load(dy.1), load(dy.2), load(dy.3))
+        // Rows of A dY: [a b], [a+c b+d], [a-c b-d], [-c -d]; each row [p q] becomes [p, p+q, p-q, -q].
+        func row(_ r: Int, _ p: V, _ q: V) {
+            store(r * 4, p); store(r * 4 + 1, p + q); store(r * 4 + 2, p - q); store(r * 4 + 3, V() - q)
+        }
+        row(0, a, b)
+        row(1, a + c, b + d)
+        row(2, a - c, b - d)
+        row(3, V() - c, V() - d)
+    }
+    var ch = 0
+    while ch + 16 <= channels { run(SIMD16<Float>.self, ch); ch += 16 }
+    while ch < channels { run(SIMD4<Float>.self, ch); ch += 4 }
+}
+
+/// `conv2DBackpropKernel` through Winograd: per position k, the transformed input tiles
+/// (U_k, [tiles, Cin]) times the transformed output-gradient tiles (Ŷ_k, [tiles, Cout]),
+/// accumulated as U_k^T Ŷ_k over all tiles, then brought back by G^T (.) G. Requires
+/// `usesWinograd(g)`.
+func winogradConv2DBackpropKernel(_ input: Tensor, outputGradient: Tensor, _ g: Conv2DGeometry) -> Tensor {
+    let x = input.contiguous(), dy = outputGradient.contiguous()
+    let (batch, height, width, cin) = (g.batch, g.window.height.input, g.window.width.input, g.inChannels)
+    let cout = g.outChannels, outHeight = g.window.height.output, outWidth = g.window.width.output
+    let padTop = g.window.height.padBefore, padLeft = g.window.width.padBefore
+    let tilesHigh = (outHeight + 1) / 2, tilesWide = (outWidth + 1) / 2
+    // Blocks as in the forward pass: 2x to 16x larger ones, which give the GEMMs a longer inner
+    // dimension, measured slower on the tutorial CNN's layers 2 and 3 (Docs/Performance.md).
+    let tileRowsPerBlock = Swift.max(1, Swift.min(tilesHigh, winogradBlockBytes / 4 / Swift.max(16 * tilesWide * (cin + cout), 1)))
+    let blocksPerImage = (tilesHigh + tileRowsPerBlock - 1) / tileRowsPerBlock
+    let blocks = batch * blocksPerImage
+    let maxTiles = tileRowsPerBlock * tilesWide
+    let workers = Swift.max(1, Swift.min(Parallelism.threadCount, blocks))
+    let accumulatorSize = 16 * cin * cout
+    KernelCounters.add(multiplyAdds: batch * outHeight * outWidth * 9 * cin * cout)
+    let src = x.basePointer, grad = dy.basePointer
+    return withExtendedLifetime((x, dy)) {
+        Workspace.withBuffer(count: workers * accumulatorSize) { accumulators in
+            accumulators.initialize(repeating: 0, count: workers * accumulatorSize)
+            forEachWorker(limit: workers) { worker, workers in
+                let acc = accumulators + worker * accumulatorSize
+                Workspace.withBuffer(count: 16 * maxTiles * (cin + cout) + Swift.max(cin, cout)) { scratch in
+                    let u = scratch, yhat = scratch + 16 * maxTiles * cin
+                    let zeros = yhat + 16 * maxTiles * cout
+                    zeros.initialize(repeating: 0, count: Swift.max(cin, cout))
+                    var d = [UnsafePointer<Float>](repeating: UnsafePointer(zeros), count: 16)
+                    var block = worker
+                    while block < blocks {
+                        let n = block / blocksPerImage
+                        let firstTileRow = (block % blocksPerImage) * tileRowsPerBlock
+                        let tileRows = Swift.min(tileRowsPerBlock, tilesHigh - firstTileRow)
+                        let tiles = tileRows * tilesWide
+                        for tr in 0..<tileRows {
+                            for tc in 0..<tilesWide {
+                                let tile = tr * tilesWide + tc
+                                let oh = (firstTileRow + tr) * 2, ow = tc * 2
+                                let top = oh - padTop, left = ow - padLeft
+                                for r in 0..<4 {
+                                    for c in 0..<4 {
+                                        let ih = top + r, iw = left + c
+                                        d[r * 4 + c] = ih >= 0 && ih < height && iw >= 0 && iw < width
+                                            ? UnsafePointer(src + ((n * height + ih) * width + iw) * cin) : UnsafePointer(zeros)
+                                    }
+                                }
+                                d.withUnsafeBufferPointer { d in inputTransform(d.baseAddress!, cin, u + tile * cin, stride: maxTiles * cin) }
+                                func dyPixel(_ r: Int, _ c: Int) -> UnsafePointer<Float> {
+                                    oh + r < outHeight && ow + c < outWidth
+                                        ? UnsafePointer(grad + ((n * outHeight + oh + r) * outWidth + ow + c) * cout) : UnsafePointer(zeros)
+                                }
+                                outputGradientTransform((dyPixel(0, 0), dyPixel(0, 1), dyPixel(1, 0), dyPixel(1, 1)), cout,
+                                                        yhat + tile * cout, stride: maxTiles * cout)
+                            }
+                        }
+                        for k in 0..<16 {
+                            sgemm(GEMMOperand(pointer: u + k * maxTiles * cin, transposed: true, leadingDimension: cin),
+                                  GEMMOperand(pointer: yhat + k * maxTiles * cout, transposed: false, leadingDimension: cout),
+                                  acc + k * cin * cout, m: cin, n: cout, k: tiles, ldc: cout, beta: 1, counted: false)
+                        }
+                        block += workers
+                    }
+                }
+            }
+            // Sum the workers' accumulators, then dg = G^T dV G per channel pair.
+            for worker in 1..<workers {
+                let a = accumulators + worker * accumulatorSize
+                for i in 0..<accumulatorSize { accumulators[i] += a[i] }
+            }
+            return Tensor(shape: g.kernelShape) { dk, _ in
+                let plane = cin * cout
+                parallelChunks(plane, costPerItem: 64) { range in
+                    for j in range {
+                        func v(_ r: Int, _ c: Int) -> Float { accumulators[(r * 4 + c) * plane + j] }
+                        // G^T = [1 1/2 1/2 0; 0 1/2 -1/2 0; 0 1/2 1/2 1]: rows first (3x4), then columns (3x3).
+                        for r in 0..<3 {
+                            func t(_ c: Int) -> Float {
+                                switch r {
+                                case 0: v(0, c) + 0.5 * (v(1, c) + v(2, c))
+                                case 1: 0.5 * (v(1, c) - v(2, c))
+                                default: 0.5 * (v(1, c) + v(2, c)) + v(3, c)
+                                }
+                            }
+                            let (t0, t1, t2, t3) = (t(0), t(1), t(2), t(3))
+                            dk[(r * 3) * plane + j] = t0 + 0.5 * (t1 + t2)
+                            dk[(r * 3 + 1) * plane + j] = 0.5 * (t1 - t2)
+                            dk[(r * 3 + 2) * plane + j] = 0.5 * (t1 + t2) + t3
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Whether `conv2D` and its input gradient take the Winograd path: 3x3, stride 1, undilated, and

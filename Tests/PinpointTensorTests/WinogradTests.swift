@@ -1,8 +1,8 @@
 @testable import PinpointTensor
 import XCTest
 
-/// Winograd F(2x2, 3x3) against a direct float64 convolution, for the forward pass and the input
-/// gradient, on odd and even sizes, both paddings, and channel counts that are and are not
+/// Winograd F(2x2, 3x3) against a direct float64 convolution, for the forward pass and both
+/// gradients, on odd and even sizes, both paddings, and channel counts that are and are not
 /// multiples of 16.
 final class WinogradTests: XCTestCase {
     var rng = SeededGenerator(seed: 7)
@@ -30,7 +30,7 @@ final class WinogradTests: XCTestCase {
         XCTAssertLessThan(worst / scale, 1e-5, what)
     }
 
-    func testForwardAndInputGradientMatchADirectConvolution() throws {
+    func testForwardAndGradientsMatchADirectConvolution() throws {
         var cases = 0
         for (h, w) in [(5, 7), (8, 8), (1, 1), (2, 3), (9, 4)] {
             for (cin, cout) in [(16, 16), (20, 24), (32, 48)] {
@@ -55,6 +55,18 @@ final class WinogradTests: XCTestCase {
                     let expected = direct(dy, Tensor(shape: [3, 3, cout, cin], scalars: rotated), top: 2 - top, left: 2 - left,
                                           outHeight: h, outWidth: w)
                     assertClose(conv2DBackpropInput(dy, kernel: k, inputShape: x.shape, padding: padding), expected, "input gradient " + tag)
+                    // Kernel gradient: dk[kh, kw, i, o] = sum x[n, oh - top + kh, ow - left + kw, i] * dy[n, oh, ow, o].
+                    var dk = [Double](repeating: 0, count: k.count)
+                    let xs = x.scalars, dys = dy.scalars
+                    for n in 0..<2 { for y in 0..<oh { for xo in 0..<ow { for kh in 0..<3 { for kw in 0..<3 {
+                        let ih = y - top + kh, iw = xo - left + kw
+                        guard ih >= 0, ih < h, iw >= 0, iw < w else { continue }
+                        for i in 0..<cin { for o in 0..<cout {
+                            dk[((kh * 3 + kw) * cin + i) * cout + o] += Double(xs[((n * h + ih) * w + iw) * cin + i])
+                                * Double(dys[((n * oh + y) * ow + xo) * cout + o])
+                        } }
+                    } } } } }
+                    assertClose(conv2DBackpropKernel(x, outputGradient: dy, kernelShape: k.shape, padding: padding), dk, "kernel gradient " + tag)
                     cases += 1
                 }
             }
