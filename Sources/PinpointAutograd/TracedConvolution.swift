@@ -54,29 +54,34 @@ public func globalAvgPool2D(_ input: Traced) -> Traced {
     return input.mean(alongAxes: [1, 2])
 }
 
-/// Depthwise convolution on the tape (see `depthwiseConv2D(_:kernel:strides:padding:dilation:)`).
-public func depthwiseConv2D(_ input: Traced, kernel: Traced, strides: (Int, Int) = (1, 1), padding: Padding = .valid,
-                            dilation: (Int, Int) = (1, 1)) -> Traced {
-    let y = depthwiseConv2D(input.value, kernel: kernel.value, strides: strides, padding: padding, dilation: dilation)
-    return Traced.record(y, inputs: [input, kernel], pullback: { g in
-        [input.isRecorded
-            ? depthwiseConv2DBackpropInput(g, kernel: kernel.value, inputShape: input.shape, strides: strides, padding: padding,
-                                           dilation: dilation) : nil,
-         kernel.isRecorded
-            ? depthwiseConv2DBackpropKernel(input.value, outputGradient: g, kernelShape: kernel.shape, strides: strides,
-                                            padding: padding, dilation: dilation) : nil]
+/// Batch normalization on the tape, in one pass each way (see `batchNormalize`), optionally with
+/// the activation that follows it fused in. With `batchStatistics`, `mean` and `variance` are the
+/// input's own batch moments and the input's gradient flows through them too (training);
+/// otherwise they are constants (moving statistics).
+public func batchNormalization(_ x: Traced, gamma: Traced, beta: Traced, mean: Tensor, variance: Tensor, epsilon: Float,
+                               batchStatistics: Bool, activation: FusedActivation = .linear) -> Traced {
+    let y = batchNormalize(x.value, mean: mean, variance: variance, gamma: gamma.value, beta: beta.value, epsilon: epsilon,
+                           activation: activation)
+    return Traced.record(y, inputs: [x, gamma, beta], pullback: { g in
+        let d = batchNormalizationBackward(g, input: x.value, mean: mean, variance: variance, gamma: gamma.value, epsilon: epsilon,
+                                           batchStatistics: batchStatistics, activation: activation, output: y)
+        return [x.isRecorded ? d.input : nil, d.gamma, d.beta]
     })
 }
 
-/// Batch normalization on the tape, in one pass each way (see `batchNormalize`). With
-/// `batchStatistics`, `mean` and `variance` are the input's own batch moments and the input's
-/// gradient flows through them too (training); otherwise they are constants (moving statistics).
-public func batchNormalization(_ x: Traced, gamma: Traced, beta: Traced, mean: Tensor, variance: Tensor, epsilon: Float,
-                               batchStatistics: Bool) -> Traced {
-    let y = batchNormalize(x.value, mean: mean, variance: variance, gamma: gamma.value, beta: beta.value, epsilon: epsilon)
-    return Traced.record(y, inputs: [x, gamma, beta], pullback: { g in
-        let d = batchNormalizationBackward(g, input: x.value, mean: mean, variance: variance, gamma: gamma.value, epsilon: epsilon,
-                                           batchStatistics: batchStatistics)
-        return [x.isRecorded ? d.input : nil, d.gamma, d.beta]
+/// Depthwise convolution on the tape (see `depthwiseConv2D(_:kernel:strides:padding:dilation:bias:activation:)`),
+/// optionally with a bias and activation fused into its forward pass and into one backward pass.
+public func depthwiseConv2D(_ input: Traced, kernel: Traced, strides: (Int, Int) = (1, 1), padding: Padding = .valid,
+                            dilation: (Int, Int) = (1, 1), bias: Traced? = nil, activation: FusedActivation = .linear) -> Traced {
+    let y = depthwiseConv2D(input.value, kernel: kernel.value, strides: strides, padding: padding, dilation: dilation,
+                            bias: bias?.value, activation: activation)
+    return Traced.record(y, inputs: [input, kernel] + (bias.map { [$0] } ?? []), pullback: { g in
+        let (dz, db) = biasActivationBackward(g, output: y, activation: activation, biasGradient: bias?.isRecorded ?? false)
+        return [input.isRecorded
+                    ? depthwiseConv2DBackpropInput(dz, kernel: kernel.value, inputShape: input.shape, strides: strides, padding: padding,
+                                                   dilation: dilation) : nil,
+                kernel.isRecorded
+                    ? depthwiseConv2DBackpropKernel(input.value, outputGradient: dz, kernelShape: kernel.shape, strides: strides,
+                                                    padding: padding, dilation: dilation) : nil] + (bias.map { _ in [db] } ?? [])
     })
 }

@@ -103,6 +103,14 @@ public final class BatchNormalization: Layer {
     public func outputShape(for inputShape: [Int]) throws(LayerError) -> [Int] { inputShape }
 
     public func callAsFunction(_ input: Traced, context: inout LayerContext) -> Traced {
+        self(input, context: &context, fusing: .linear)
+    }
+}
+
+extension BatchNormalization: ActivationFusing {
+    public var acceptsFusedActivation: Bool { true }
+
+    public func callAsFunction(_ input: Traced, context: inout LayerContext, fusing activation: FusedActivation) -> Traced {
         guard let gamma, let beta, let movingMean, let movingVariance else { preconditionFailure("BatchNormalization '\(name)' called before build") }
         // Read first: the profiler charges the moments below to this layer's op, not to `watch`.
         let scale = context.read(gamma), shift = context.read(beta)
@@ -115,6 +123,6 @@ public final class BatchNormalization: Layer {
             (mean, variance) = (movingMean.value, movingVariance.value)
         }
         return batchNormalization(input, gamma: scale, beta: shift, mean: mean, variance: variance,
-                                  epsilon: epsilon, batchStatistics: context.training)
+                                  epsilon: epsilon, batchStatistics: context.training, activation: activation)
     }
 }

@@ -100,10 +100,62 @@ public final class DepthwiseConv2D: Layer {
 
     public func callAsFunction(_ input: Traced, context: inout LayerContext) -> Traced {
         guard let kernel else { preconditionFailure("DepthwiseConv2D '\(name)' called before build") }
-        let y = depthwiseConv2D(input, kernel: context.read(kernel), strides: strides, padding: padding, dilation: dilation)
-        if bias == nil && activation == .linear { return y }
         let bias = bias.map { context.read($0) }
-        guard let fused = activation.fused else { return activation(biasActivation(y, bias: bias, activation: .linear)) }
-        return biasActivation(y, bias: bias, activation: fused)
+        guard let fused = activation.fused else {
+            return activation(depthwiseConv2D(input, kernel: context.read(kernel), strides: strides, padding: padding, dilation: dilation,
+                                              bias: bias))
+        }
+        return depthwiseConv2D(input, kernel: context.read(kernel), strides: strides, padding: padding, dilation: dilation, bias: bias,
+                               activation: fused)
+    }
+}
+
+extension Conv2D: ActivationFusing, BatchNormalizationFolding {
+    public var acceptsFusedActivation: Bool { activation == .linear }
+
+    public func callAsFunction(_ input: Traced, context: inout LayerContext, fusing activation: FusedActivation) -> Traced {
+        guard let kernel else { preconditionFailure("Conv2D '\(name)' called before build") }
+        return conv2D(input, kernel: context.read(kernel), strides: strides, padding: padding, dilation: dilation,
+                      bias: bias.map { context.read($0) }, activation: activation)
+    }
+
+    public func canFold(_ normalization: BatchNormalization, context: LayerContext) -> Bool {
+        activation == .linear && !context.training && context.tape == nil && normalization.gamma != nil
+    }
+
+    /// conv(x, k) * scale + shift = conv(x, k * scale) + shift (+ bias * scale), scale and shift per
+    /// output channel: the last axis of the HWIO kernel.
+    public func callAsFunction(_ input: Traced, context: inout LayerContext, folding normalization: BatchNormalization,
+                               activation: FusedActivation) -> Traced {
+        guard let kernel else { preconditionFailure("Conv2D '\(name)' called before build") }
+        let (scale, shift) = normalization.foldedScaleAndShift()
+        let bias = self.bias.map { $0.value * scale + shift } ?? shift
+        return Traced(conv2D(input.value, kernel: kernel.value * scale, strides: strides, padding: padding, dilation: dilation,
+                             bias: bias, activation: activation))
+    }
+}
+
+extension DepthwiseConv2D: ActivationFusing, BatchNormalizationFolding {
+    public var acceptsFusedActivation: Bool { activation == .linear }
+
+    public func callAsFunction(_ input: Traced, context: inout LayerContext, fusing activation: FusedActivation) -> Traced {
+        guard let kernel else { preconditionFailure("DepthwiseConv2D '\(name)' called before build") }
+        return depthwiseConv2D(input, kernel: context.read(kernel), strides: strides, padding: padding, dilation: dilation,
+                               bias: bias.map { context.read($0) }, activation: activation)
+    }
+
+    public func canFold(_ normalization: BatchNormalization, context: LayerContext) -> Bool {
+        activation == .linear && !context.training && context.tape == nil && normalization.gamma != nil
+    }
+
+    /// As Conv2D's, with output channel c * multiplier + j at kernel[.., .., c, j].
+    public func callAsFunction(_ input: Traced, context: inout LayerContext, folding normalization: BatchNormalization,
+                               activation: FusedActivation) -> Traced {
+        guard let kernel else { preconditionFailure("DepthwiseConv2D '\(name)' called before build") }
+        let (scale, shift) = normalization.foldedScaleAndShift()
+        let bias = self.bias.map { $0.value * scale + shift } ?? shift
+        let kernelScale = scale.reshaped([kernel.shape[2], depthMultiplier])
+        return Traced(depthwiseConv2D(input.value, kernel: kernel.value * kernelScale, strides: strides, padding: padding,
+                                      dilation: dilation, bias: bias, activation: activation))
     }
 }

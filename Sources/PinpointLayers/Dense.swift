@@ -44,3 +44,14 @@ public final class Dense: Layer {
         return input.rank == 2 ? y : y.reshaped(input.shape.dropLast() + [units])
     }
 }
+
+extension Dense: ActivationFusing {
+    public var acceptsFusedActivation: Bool { activation == .linear }
+
+    public func callAsFunction(_ input: Traced, context: inout LayerContext, fusing activation: FusedActivation) -> Traced {
+        guard let kernel else { preconditionFailure("Dense '\(name)' called before build") }
+        let flat = input.rank == 2 ? input : input.reshaped([-1, input.shape.last!])
+        let y = biasActivation(flat.matmul(context.read(kernel)), bias: bias.map { context.read($0) }, activation: activation)
+        return input.rank == 2 ? y : y.reshaped(input.shape.dropLast() + [units])
+    }
+}

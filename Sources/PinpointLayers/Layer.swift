@@ -10,6 +10,9 @@ public struct LayerContext {
     public var random: SeededGenerator
     /// When set, layers applied in order time themselves into it (see `Profiler`).
     public let profiler: Profiler?
+    /// Whether layers applied in order may be fused (see Fusion.swift); the same results, fewer
+    /// passes. Off, every layer runs on its own.
+    public var fusesLayers = true
 
     public init(training: Bool = false, tape: GradientTape? = nil, seed: UInt64 = 0, profiler: Profiler? = nil) {
         self.training = training

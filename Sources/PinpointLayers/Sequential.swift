@@ -98,17 +98,15 @@ public func outputShapeInOrder(_ layers: [Layer], for inputShape: [Int]) throws(
     return shape
 }
 
-/// Layers applied one after another; each one a scope of the context's profiler, if any.
+/// Layers applied one after another, fused where that saves passes over memory (see
+/// Fusion.swift); each layer, or fused group, a scope of the context's profiler, if any.
 public func applyInOrder(_ layers: [Layer], _ input: Traced, _ context: inout LayerContext) -> Traced {
     var x = input
-    if let profiler = context.profiler {
-        for layer in layers {
-            profiler.enter(layer.name, type: layer.typeName)
-            x = layer(x, context: &context)
-            profiler.exit()
-        }
-    } else {
-        for layer in layers { x = layer(x, context: &context) }
+    var index = 0
+    while index < layers.count {
+        let (y, covered) = applyFused(layers, at: index, x, &context)
+        x = y
+        index += covered
     }
     return x
 }

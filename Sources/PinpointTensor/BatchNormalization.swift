@@ -52,12 +52,14 @@ public func batchMoments(_ x: Tensor) -> (mean: Tensor, variance: Tensor) {
 }
 
 /// Per-channel (x - mean) * gamma / sqrt(variance + epsilon) + beta, in one threaded pass:
-/// Keras `BatchNormalization` with the given statistics.
+/// Keras `BatchNormalization` with the given statistics; `activation` (the ReLU6 after it in
+/// MobileNetV2) is applied to each chunk while it is in cache.
 ///
 /// ```swift
 /// let y = batchNormalize(x, mean: m, variance: v, gamma: g, beta: b, epsilon: 1e-3)
 /// ```
-public func batchNormalize(_ x: Tensor, mean: Tensor, variance: Tensor, gamma: Tensor, beta: Tensor, epsilon: Float) -> Tensor {
+public func batchNormalize(_ x: Tensor, mean: Tensor, variance: Tensor, gamma: Tensor, beta: Tensor, epsilon: Float,
+                           activation: FusedActivation = .linear) -> Tensor {
     let channels = x.shape.last ?? 1
     for (t, name) in [(mean, "mean"), (variance, "variance"), (gamma, "gamma"), (beta, "beta")] where t.shape != [channels] {
         trap(.mismatch(operation: "batchNormalize", expected: [channels], got: t.shape, detail: name))
@@ -73,6 +75,7 @@ public func batchNormalize(_ x: Tensor, mean: Tensor, variance: Tensor, gamma: T
                     let row = src + r * channels, o = out + r * channels
                     for c in 0..<channels { o[c] = (row[c] - mp[c]) * sp[c] + bp[c] }
                 }
+                applyBiasActivation(out + range.lowerBound * channels, rows: range.count, columns: channels, bias: nil, activation: activation)
             }
         }
     }
@@ -83,12 +86,18 @@ public func batchNormalize(_ x: Tensor, mean: Tensor, variance: Tensor, gamma: T
 /// gradient includes their dependence on the input:
 /// dx = gamma s (dy - sum(dy)/M - (x - mean) s^2 sum(dy (x - mean))/M), s = 1/sqrt(var + eps);
 /// otherwise (moving statistics, constants) dx = gamma s dy.
+/// With a fused `activation`, `output` is the activated output and the output gradient is first
+/// taken through the activation (row by row, never stored).
 public func batchNormalizationBackward(_ outputGradient: Tensor, input x: Tensor, mean: Tensor, variance: Tensor, gamma: Tensor,
-                                       epsilon: Float, batchStatistics: Bool)
+                                       epsilon: Float, batchStatistics: Bool, activation: FusedActivation = .linear,
+                                       output: Tensor? = nil)
     -> (input: Tensor, gamma: Tensor, beta: Tensor) {
     if outputGradient.shape != x.shape {
         trap(.mismatch(operation: "batchNormalizationBackward", expected: x.shape, got: outputGradient.shape, detail: "output gradient"))
     }
+    precondition(activation == .linear || output?.shape == x.shape, "batchNormalizationBackward: a fused activation needs the output")
+    let y = (output ?? outputGradient).contiguous()
+    let yp = y.basePointer
     let channels = x.shape.last ?? 1
     let rows = x.count / Swift.max(channels, 1)
     let dy = outputGradient.contiguous(), input = x.contiguous(), m = mean.contiguous()
@@ -99,11 +108,15 @@ public func batchNormalizationBackward(_ outputGradient: Tensor, input x: Tensor
     sums.initialize(repeating: 0, count: 2 * workers * channels)
     let gp = dy.basePointer, xp = input.basePointer, mp = m.basePointer
     // Pass 1: per channel, sum(dy) and sum(dy (x - mean)).
-    withExtendedLifetime((dy, input, m)) {
+    withExtendedLifetime((dy, input, m, y)) {
         forEachWorker(limit: workers) { worker, total in
             let sumDy = sums + 2 * worker * channels, sumDyX = sumDy + channels
+            let gz = UnsafeMutablePointer<Float>.allocate(capacity: channels)
+            defer { gz.deallocate() }
             for r in (rows * worker / total)..<(rows * (worker + 1) / total) {
-                let g = gp + r * channels, row = xp + r * channels
+                let row = xp + r * channels
+                let g = activation == .linear ? UnsafePointer(gp + r * channels) : UnsafePointer(gz)
+                if activation != .linear { activationGradient(gz, gp + r * channels, yp + r * channels, channels, activation) }
                 for c in 0..<channels {
                     let d = Double(g[c])
                     sumDy[c] += d
@@ -136,13 +149,16 @@ public func batchNormalizationBackward(_ outputGradient: Tensor, input x: Tensor
         }
         coefficients[3 * channels + c] = Double(mp[c])
     }
-    let dx = withExtendedLifetime((dy, input, m)) {
+    let dx = withExtendedLifetime((dy, input, m, y)) {
         coefficients.withUnsafeBufferPointer { coefficients in
             let ap = coefficients.baseAddress!, bp = ap + channels, kp = bp + channels, meanp = kp + channels
             return Tensor(shape: x.shape) { out, _ in
                 parallelChunks(rows, costPerItem: channels) { range in
                     for r in range {
-                        let g = gp + r * channels, row = xp + r * channels, o = out + r * channels
+                        let row = xp + r * channels, o = out + r * channels
+                        // The activation's gradient goes into the output row first, then is read back.
+                        if activation != .linear { activationGradient(o, gp + r * channels, yp + r * channels, channels, activation) }
+                        let g = activation == .linear ? UnsafePointer(gp + r * channels) : UnsafePointer(o)
                         for c in 0..<channels {
                             o[c] = Float(ap[c] * (Double(g[c]) - bp[c] - (Double(row[c]) - meanp[c]) * kp[c]))
                         }

@@ -142,7 +142,7 @@ public func biasActivationBackward(_ outputGradient: Tensor, output: Tensor, act
 
 /// dz = dy * activation'(z), from y = activation(z), for `n` values.
 @inline(__always)
-private func activationGradient(_ out: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ n: Int,
+func activationGradient(_ out: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ n: Int,
                                 _ activation: FusedActivation) {
     switch activation {
     case .linear: out.update(from: g, count: n)

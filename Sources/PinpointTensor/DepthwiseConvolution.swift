@@ -23,19 +23,21 @@ private func depthwiseGeometry(_ inputShape: [Int], _ kernelShape: [Int], _ stri
     }
 }
 
-/// Depthwise convolution (`tf.nn.depthwise_conv2d`, Keras `DepthwiseConv2D` without bias).
+/// Depthwise convolution (`tf.nn.depthwise_conv2d`), optionally with Keras `DepthwiseConv2D`'s bias
+/// and activation applied to each output row as it is finished.
 ///
 /// ```swift
 /// let y = depthwiseConv2D(x, kernel: k, strides: (2, 2), padding: .valid)  // k: [3, 3, C, 1]
 /// ```
 public func depthwiseConv2D(_ input: Tensor, kernel: Tensor, strides: (Int, Int) = (1, 1), padding: Padding = .valid,
-                            dilation: (Int, Int) = (1, 1)) -> Tensor {
+                            dilation: (Int, Int) = (1, 1), bias: Tensor? = nil, activation: FusedActivation = .linear) -> Tensor {
     let (g, m) = depthwiseGeometry(input.shape, kernel.shape, strides, padding, dilation, "depthwiseConv2D")
     KernelCounters.add(multiplyAdds: g.batch * g.height.output * g.width.output * g.channels * m * g.height.window * g.width.window)
     let x = input.contiguous(), k = kernel.contiguous()
     let h = g.height, w = g.width, c = g.channels, cm = c * m
+    let epilogue = BiasActivation(bias: bias, activation: activation, channels: cm, operation: "depthwiseConv2D")
     let src = x.basePointer, taps = k.basePointer
-    return withExtendedLifetime((x, k)) {
+    return withExtendedLifetime((x, k, epilogue.bias)) {
         Tensor(shape: g.outputShape(channels: cm)) { out, _ in
             parallelChunks(g.batch * h.output, costPerItem: w.output * cm * h.window * w.window) { rows in
                 for row in rows {
@@ -60,6 +62,7 @@ public func depthwiseConv2D(_ input: Tensor, kernel: Tensor, strides: (Int, Int)
                             }
                         }
                     }
+                    epilogue.apply(o, rows: w.output, columns: cm)
                 }
             }
         }

@@ -1,0 +1,86 @@
+import PinpointAutograd
+import PinpointTensor
+
+// Layers applied in order (`applyInOrder`: Sequential, MobileNetV2's blocks) are fused where the
+// result is the same computation in fewer passes over memory:
+// - a layer followed by an activation layer (BatchNormalization then ReLU6, a Conv2D without
+//   activation then ReLU) applies the activation in its own pass, forward and backward;
+// - in inference (moving statistics, nothing recorded), a convolution followed by
+//   BatchNormalization (and an activation) folds the normalization into its kernel and bias:
+//   one pass instead of three.
+// Names, weights and checkpoints are those of the separate layers; only the passes merge. The
+// profiler shows a fused group as one scope, `conv+bn+relu`. `LayerContext.fusesLayers = false`
+// turns fusion off (the tests compare both).
+
+/// A layer that is only an elementwise activation another layer can apply for it.
+public protocol FusableActivation: Layer {
+    /// The activation as a kernel epilogue, or nil when it has none.
+    var fusedActivation: FusedActivation? { get }
+}
+
+/// A layer that can apply the activation of the layer after it in its own pass.
+public protocol ActivationFusing: Layer {
+    /// False when the layer has a non-linear activation of its own.
+    var acceptsFusedActivation: Bool { get }
+    /// The layer's output with `activation` applied.
+    func callAsFunction(_ input: Traced, context: inout LayerContext, fusing activation: FusedActivation) -> Traced
+}
+
+/// A convolution that can fold the BatchNormalization after it into its kernel and bias.
+public protocol BatchNormalizationFolding: Layer {
+    func canFold(_ normalization: BatchNormalization, context: LayerContext) -> Bool
+    /// The convolution, then `normalization` with its moving statistics, then `activation`.
+    func callAsFunction(_ input: Traced, context: inout LayerContext, folding normalization: BatchNormalization,
+                        activation: FusedActivation) -> Traced
+}
+
+extension ReLU: FusableActivation {
+    public var fusedActivation: FusedActivation? {
+        switch maxValue {
+        case nil: .relu
+        case 6: .relu6
+        default: nil
+        }
+    }
+}
+
+extension Sigmoid: FusableActivation {
+    public var fusedActivation: FusedActivation? { .sigmoid }
+}
+
+extension BatchNormalization {
+    /// Per output channel, the scale and shift that apply this normalization with its moving
+    /// statistics: y = x * scale + shift.
+    func foldedScaleAndShift() -> (scale: Tensor, shift: Tensor) {
+        guard let gamma, let beta, let movingMean, let movingVariance else { preconditionFailure("BatchNormalization '\(name)' called before build") }
+        let scale = gamma.value / (movingVariance.value + epsilon).sqrt()
+        return (scale, beta.value - movingMean.value * scale)
+    }
+}
+
+/// Applies `layers` from `index` on, fused with the layers after it where possible; returns the
+/// output and how many layers it covered.
+func applyFused(_ layers: [Layer], at index: Int, _ x: Traced, _ context: inout LayerContext) -> (Traced, Int) {
+    let layer = layers[index]
+    func activation(at j: Int) -> FusedActivation? { j < layers.count ? (layers[j] as? FusableActivation)?.fusedActivation : nil }
+    func scoped(_ count: Int, _ body: (inout LayerContext) -> Traced) -> (Traced, Int) {
+        guard let profiler = context.profiler else { return (body(&context), count) }
+        let group = layers[index..<(index + count)]
+        profiler.enter(group.map(\.name).joined(separator: "+"), type: group.map(\.typeName).joined(separator: "+"))
+        defer { profiler.exit() }
+        return (body(&context), count)
+    }
+    if context.fusesLayers {
+        if let convolution = layer as? BatchNormalizationFolding, index + 1 < layers.count,
+           let normalization = layers[index + 1] as? BatchNormalization, convolution.canFold(normalization, context: context) {
+            let fused = activation(at: index + 2)
+            return scoped(fused == nil ? 2 : 3) {
+                convolution(x, context: &$0, folding: normalization, activation: fused ?? .linear)
+            }
+        }
+        if let fusing = layer as? ActivationFusing, fusing.acceptsFusedActivation, let fused = activation(at: index + 1) {
+            return scoped(2) { fusing(x, context: &$0, fusing: fused) }
+        }
+    }
+    return scoped(1) { layer(x, context: &$0) }
+}
