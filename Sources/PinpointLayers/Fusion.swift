@@ -5,6 +5,9 @@ import PinpointTensor
 // result is the same computation in fewer passes over memory:
 // - a layer followed by an activation layer (BatchNormalization then ReLU6, a Conv2D without
 //   activation then ReLU) applies the activation in its own pass, forward and backward;
+// - zero padding followed by a VALID convolution that then covers exactly what SAME padding
+//   would (MobileNetV2's strided blocks, Keras's correct_pad) becomes that convolution with SAME
+//   padding: no padded copy of the activation;
 // - in inference (moving statistics, nothing recorded), a convolution followed by
 //   BatchNormalization (and an activation) folds the normalization into its kernel and bias:
 //   one pass instead of three.
@@ -32,6 +35,22 @@ public protocol BatchNormalizationFolding: Layer {
     /// The convolution, then `normalization` with its moving statistics, then `activation`.
     func callAsFunction(_ input: Traced, context: inout LayerContext, folding normalization: BatchNormalization,
                         activation: FusedActivation) -> Traced
+}
+
+/// A convolution that can take the zero padding before it as SAME padding.
+public protocol SamePaddingEquivalent: Layer {
+    /// This layer with SAME padding and the same weights, when zero padding the input (batch axis
+    /// excluded) by `amounts` and then applying this layer gives the same result; otherwise nil.
+    func absorbingZeroPadding(_ amounts: (top: Int, bottom: Int, left: Int, right: Int), inputShape: [Int]) -> Layer?
+}
+
+/// Whether zero padding by (before, after) then a VALID window equals a SAME window on `input`.
+func paddingIsSame(_ before: Int, _ after: Int, input: Int, window: Int, stride: Int) -> Bool {
+    guard let same = try? WindowAxis(input: input, window: window, stride: stride, padding: .same, "fusion"),
+          let valid = try? WindowAxis(input: input + before + after, window: window, stride: stride, padding: .valid, "fusion") else {
+        return false
+    }
+    return same.padBefore == before && same.output == valid.output
 }
 
 extension ReLU: FusableActivation {
@@ -71,6 +90,13 @@ func applyFused(_ layers: [Layer], at index: Int, _ x: Traced, _ context: inout 
         return (body(&context), count)
     }
     if context.fusesLayers {
+        if let padding = layer as? ZeroPadding2D, index + 1 < layers.count, let next = layers[index + 1] as? SamePaddingEquivalent,
+           let same = next.absorbingZeroPadding(padding.padding, inputShape: Array(x.shape.dropFirst())) {
+            var rest = Array(layers[(index + 1)...])
+            rest[0] = same
+            let (y, covered) = applyFused(rest, at: 0, x, &context)
+            return (y, covered + 1)
+        }
         if let convolution = layer as? BatchNormalizationFolding, index + 1 < layers.count,
            let normalization = layers[index + 1] as? BatchNormalization, convolution.canFold(normalization, context: context) {
             let fused = activation(at: index + 2)

@@ -4,12 +4,13 @@ import PinpointTensor
 import XCTest
 
 /// Fused layers compute what the separate layers compute: outputs, gradients and moving
-/// statistics, in training and in inference (where BatchNormalization folds into the convolution).
+/// statistics, in training and in inference (where BatchNormalization folds into the convolution,
+/// and zero padding becomes the next convolution's SAME padding).
 final class FusionTests: XCTestCase {
     func model() throws -> Sequential {
         try Sequential(inputShape: [9, 9, 3], [
             Conv2D(16, padding: .same, useBias: false), BatchNormalization(), ReLU6(),
-            DepthwiseConv2D(strides: (2, 2), padding: .same, depthMultiplier: 2), BatchNormalization(), ReLU(),
+            ZeroPadding2D(padding: (1, 1, 1, 1)), DepthwiseConv2D(strides: (2, 2), padding: .valid, depthMultiplier: 2), BatchNormalization(), ReLU(),
             Conv2D(20, kernelSize: (1, 1), padding: .same), BatchNormalization(),
             Conv2D(8, padding: .same), ReLU(),
             Flatten(), Dense(12), BatchNormalization(), ReLU(), Dense(3), Sigmoid(),
@@ -69,5 +70,8 @@ final class FusionTests: XCTestCase {
         XCTAssertTrue(scopes.contains("conv2d+batch_normalization+re_lu"), "\(scopes)")
         XCTAssertTrue(scopes.contains("conv2d_1+batch_normalization_2"), "\(scopes)")
         XCTAssertTrue(scopes.contains("dense_1+sigmoid"), "\(scopes)")
+        // Zero padding then a VALID window that covers what SAME would: the padding disappears.
+        XCTAssertTrue(scopes.contains("depthwise_conv2d+batch_normalization_1+re_lu_1"), "\(scopes)")
+        XCTAssertFalse(scopes.contains { $0.contains("zero_padding2d") }, "\(scopes)")
     }
 }
