@@ -16,7 +16,9 @@ public func batchMoments(_ x: Tensor) -> (mean: Tensor, variance: Tensor) {
     let input = x.contiguous()
     let workers = Swift.max(1, Swift.min(Parallelism.threadCount, x.count / Parallelism.minimumElementsPerThread, rows))
     // Per worker: the sum and the sum of squares, around a shift (the first row) so that a large
-    // mean does not cancel the variance away.
+    // mean does not cancel the variance away. In Double per element: Float partial sums over
+    // blocks of rows ran 2.5x faster but doubled MobileNetV2's median training-gradient error
+    // against float64 Keras (0.8% -> 1.7%; Keras's own float32 run: 1.8%).
     let sums = UnsafeMutablePointer<Double>.allocate(capacity: 2 * workers * channels)
     defer { sums.deallocate() }
     sums.initialize(repeating: 0, count: 2 * workers * channels)
@@ -74,8 +76,9 @@ public func batchNormalize(_ x: Tensor, mean: Tensor, variance: Tensor, gamma: T
                 for r in range {
                     let row = src + r * channels, o = out + r * channels
                     for c in 0..<channels { o[c] = (row[c] - mp[c]) * sp[c] + bp[c] }
+                    // Row by row, while the row is in L1 (a chunk is half the tensor).
+                    if activation != .linear { applyBiasActivation(o, rows: 1, columns: channels, bias: nil, activation: activation) }
                 }
-                applyBiasActivation(out + range.lowerBound * channels, rows: range.count, columns: channels, bias: nil, activation: activation)
             }
         }
     }
@@ -107,24 +110,26 @@ public func batchNormalizationBackward(_ outputGradient: Tensor, input x: Tensor
     defer { sums.deallocate() }
     sums.initialize(repeating: 0, count: 2 * workers * channels)
     let gp = dy.basePointer, xp = input.basePointer, mp = m.basePointer
-    // Pass 1: per channel, sum(dy) and sum(dy (x - mean)).
-    withExtendedLifetime((dy, input, m, y)) {
+    // Pass 1: per channel, sum(dy) and sum(dy (x - mean)), dy taken through the fused activation.
+    func firstPass<A: ActivationDerivative>(_: A.Type) {
         forEachWorker(limit: workers) { worker, total in
             let sumDy = sums + 2 * worker * channels, sumDyX = sumDy + channels
-            let gz = UnsafeMutablePointer<Float>.allocate(capacity: channels)
-            defer { gz.deallocate() }
             for r in (rows * worker / total)..<(rows * (worker + 1) / total) {
-                let row = xp + r * channels
-                let g = activation == .linear ? UnsafePointer(gp + r * channels) : UnsafePointer(gz)
-                if activation != .linear { activationGradient(gz, gp + r * channels, yp + r * channels, channels, activation) }
+                let row = xp + r * channels, g = gp + r * channels, out = yp + r * channels
                 for c in 0..<channels {
-                    let d = Double(g[c])
+                    let d = Double(A.gradient(g[c], out[c]))
                     sumDy[c] += d
                     sumDyX[c] += d * (Double(row[c]) - Double(mp[c]))
                 }
             }
         }
     }
+    withExtendedLifetime((dy, input, m, y)) { switch activation {
+                case .linear: firstPass(LinearDerivative.self)
+                case .relu: firstPass(ReLUDerivative.self)
+                case .relu6: firstPass(ReLU6Derivative.self)
+                case .sigmoid: firstPass(SigmoidDerivative.self)
+                } }
     var dBeta = [Double](repeating: 0, count: channels), dyX = dBeta
     for c in 0..<channels {
         for worker in 0..<workers {
@@ -153,19 +158,49 @@ public func batchNormalizationBackward(_ outputGradient: Tensor, input x: Tensor
         coefficients.withUnsafeBufferPointer { coefficients in
             let ap = coefficients.baseAddress!, bp = ap + channels, kp = bp + channels, meanp = kp + channels
             return Tensor(shape: x.shape) { out, _ in
-                parallelChunks(rows, costPerItem: channels) { range in
-                    for r in range {
-                        let row = xp + r * channels, o = out + r * channels
-                        // The activation's gradient goes into the output row first, then is read back.
-                        if activation != .linear { activationGradient(o, gp + r * channels, yp + r * channels, channels, activation) }
-                        let g = activation == .linear ? UnsafePointer(gp + r * channels) : UnsafePointer(o)
-                        for c in 0..<channels {
-                            o[c] = Float(ap[c] * (Double(g[c]) - bp[c] - (Double(row[c]) - meanp[c]) * kp[c]))
+                func secondPass<A: ActivationDerivative>(_: A.Type) {
+                    parallelChunks(rows, costPerItem: channels) { range in
+                        for r in range {
+                            let row = xp + r * channels, o = out + r * channels, g = gp + r * channels, activated = yp + r * channels
+                            for c in 0..<channels {
+                                let gc = Double(A.gradient(g[c], activated[c]))
+                                o[c] = Float(ap[c] * (gc - bp[c] - (Double(row[c]) - meanp[c]) * kp[c]))
+                            }
                         }
                     }
+                }
+                switch activation {
+                case .linear: secondPass(LinearDerivative.self)
+                case .relu: secondPass(ReLUDerivative.self)
+                case .relu6: secondPass(ReLU6Derivative.self)
+                case .sigmoid: secondPass(SigmoidDerivative.self)
                 }
             }
         }
     }
     return (dx, gammaGradient, betaGradient)
 }
+
+/// dy * activation'(z) from y = activation(z), as a type so each backward loop is compiled once per
+/// activation: a switch inside the loop stopped it from vectorizing (3x slower). Both values are
+/// loaded before the select (see `activationGradient`).
+protocol ActivationDerivative {
+    static func gradient(_ g: Float, _ y: Float) -> Float
+}
+
+private enum LinearDerivative: ActivationDerivative {
+    @inline(__always) static func gradient(_ g: Float, _ y: Float) -> Float { g }
+}
+
+private enum ReLUDerivative: ActivationDerivative {
+    @inline(__always) static func gradient(_ g: Float, _ y: Float) -> Float { y > 0 ? g : 0 }
+}
+
+private enum ReLU6Derivative: ActivationDerivative {
+    @inline(__always) static func gradient(_ g: Float, _ y: Float) -> Float { y > 0 && y < 6 ? g : 0 }
+}
+
+private enum SigmoidDerivative: ActivationDerivative {
+    @inline(__always) static func gradient(_ g: Float, _ y: Float) -> Float { g * y * (1 - y) }
+}
+
