@@ -1,5 +1,6 @@
 import Foundation
 import PinpointAutograd
+import PinpointData
 import PinpointLayers
 import PinpointMetrics
 import PinpointModels
@@ -44,14 +45,20 @@ public struct ThroughputBenchmark {
     public var warmupSteps: Int
     public var steps: Int
     public var seed: UInt64
+    /// Training only: take each step's batch from these TFRecord files (the tutorial's records,
+    /// read, shuffled and batched by `LocalizationBatches` on its prefetch thread, epoch after
+    /// epoch) instead of one generated batch in memory. The timed step includes waiting for it.
+    public var records: [String]
 
-    public init(configuration: ModelConfiguration, mode: Mode, batchSize: Int = 40, warmupSteps: Int = 3, steps: Int = 10, seed: UInt64 = 0) {
+    public init(configuration: ModelConfiguration, mode: Mode, batchSize: Int = 40, warmupSteps: Int = 3, steps: Int = 10, seed: UInt64 = 0,
+                records: [String] = []) {
         self.configuration = configuration
         self.mode = mode
         self.batchSize = batchSize
         self.warmupSteps = warmupSteps
         self.steps = steps
         self.seed = seed
+        self.records = records
     }
 
     /// Runs the warm-up steps, then the timed ones. With a profiler, only the timed steps are
@@ -68,15 +75,35 @@ public struct ThroughputBenchmark {
         let targets = configuration.hasClassHead
             ? Tensor.concatenate([Tensor.uniform([batchSize, 1], using: &random).greater(Tensor(Float(0.5))), boxes], alongAxis: 1)
             : boxes
-        let batch = TrainingBatch(inputs: inputs, targets: targets)
+        let generated = TrainingBatch(inputs: inputs, targets: targets)
+        var nextBatch: () throws -> TrainingBatch = { generated }
+        if !records.isEmpty {
+            precondition(mode == .train, "ThroughputBenchmark: records are for training")
+            let pipeline = try LocalizationBatches(paths: records, batchSize: batchSize, shuffleBuffer: 1000, seed: seed,
+                                                   scale: configuration.inputScale, offset: configuration.inputOffset)
+            guard pipeline.imageSize == size else {
+                throw TrainingError(reason: "\(records[0]) holds \(pipeline.imageSize)x\(pipeline.imageSize) images; the benchmark is at \(size)")
+            }
+            let source = LocalizationBatchSource(pipeline, targets: configuration.hasClassHead ? .classAndBox : .box)
+            var epoch = 0
+            var batches = source.batches(epoch: epoch)
+            nextBatch = {
+                while true {
+                    // Full batches only, so every step does the same work.
+                    if let batch = try batches(), batch.count == self.batchSize { return batch }
+                    epoch += 1
+                    batches = source.batches(epoch: epoch)
+                }
+            }
+        }
         let trainer = Trainer(model: model, loss: configuration.tutorialLoss,
                               optimizer: configuration.tutorialOptimizer(for: model, decaySteps: 1000), seed: seed)
         let parameters = trainer.optimizer.parameters.map(\.parameter)
 
-        func runStep(_ index: Int, _ profiler: Profiler?) {
+        func runStep(_ index: Int, _ profiler: Profiler?) throws {
             switch mode {
             case .train:
-                trainer.step(on: batch, seed: seed &+ UInt64(index), parameters: parameters, profiler: profiler)
+                trainer.step(on: try nextBatch(), seed: seed &+ UInt64(index), parameters: parameters, profiler: profiler)
             case .infer:
                 profiler?.restartClock()
                 var context = LayerContext(profiler: profiler)
@@ -84,7 +111,7 @@ public struct ThroughputBenchmark {
             }
         }
         for i in 0..<warmupSteps {
-            runStep(i, profiler)
+            try runStep(i, profiler)
             progress?(i + 1, warmupSteps + steps)
         }
         profiler?.reset()
@@ -92,7 +119,7 @@ public struct ThroughputBenchmark {
         let flopsBefore = KernelCounters.floatingPointOperations
         for i in 0..<steps {
             let start = DispatchTime.now().uptimeNanoseconds
-            runStep(warmupSteps + i, profiler)
+            try runStep(warmupSteps + i, profiler)
             seconds.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
             progress?(warmupSteps + i + 1, warmupSteps + steps)
         }

@@ -1,4 +1,6 @@
+import Foundation
 import PinpointAutograd
+import PinpointData
 import PinpointLayers
 import PinpointModels
 import PinpointTensor
@@ -66,5 +68,28 @@ final class BenchmarkTests: XCTestCase {
         let layers = Set(profiler.entries.filter { $0.forwardSeconds > 0 && $0.operation == "(layer)" }.map(\.scope))
         XCTAssertTrue(layers.isSuperset(of: ["conv2d", "dense_1", "flatten"]), "\(layers)")
         XCTAssertTrue(profiler.entries.allSatisfy { $0.backwardSeconds == 0 })
+    }
+
+    func testTrainingFromRecordsRunsFullBatchesAcrossEpochs() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pinpoint-bench-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var pets = SyntheticPets(count: 12, seed: 3)
+        pets.sideRange = 40...60
+        _ = try pets.write(to: directory + "/pets")
+        var preparation = OxfordPetPreparation(folder: try OxfordPetFolder(root: directory + "/pets"))
+        preparation.size = 32
+        preparation.validationCount = 1
+        let report = try preparation.run(outputDirectory: directory)
+        XCTAssertGreaterThanOrEqual(report.trainCount, 5)
+        // 2-image batches over 5+ records: 5 steps cross at least one epoch boundary.
+        let records = [directory + "/loc_train.tfr"]
+        let result = try ThroughputBenchmark(configuration: .seedCNN(imageSize: 32), mode: .train, batchSize: 2, warmupSteps: 1, steps: 4,
+                                             records: records).run()
+        XCTAssertEqual(result.stepSeconds.count, 4)
+        XCTAssertGreaterThan(result.imagesPerSecond, 0)
+        XCTAssertThrowsError(try ThroughputBenchmark(configuration: .seedCNN(imageSize: 64), mode: .train, batchSize: 2, steps: 1,
+                                                     records: records).run()) { error in
+            XCTAssertTrue("\(error)".contains("32x32"), "\(error)")
+        }
     }
 }
