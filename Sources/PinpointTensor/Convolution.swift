@@ -92,11 +92,23 @@ public func conv2D(_ input: Tensor, kernel: Tensor, strides: (Int, Int) = (1, 1)
         Tensor(shape: g.outputShape) { out, _ in
             if g.isPointwise {
                 let rows = g.batch * g.pixelsPerImage
-                parallelSGEMM(GEMMOperand(pointer: x.basePointer, transposed: false, leadingDimension: k), wOperand, out,
-                              m: rows, n: cout, k: k, ldc: cout)
-                if !epilogue.isIdentity {
-                    parallelChunks(rows, costPerItem: cout) { range in
-                        epilogue.apply(out + range.lowerBound * cout, rows: range.count, columns: cout)
+                let xOperand = GEMMOperand(pointer: x.basePointer, transposed: false, leadingDimension: k)
+                if epilogue.isIdentity {
+                    parallelSGEMM(xOperand, wOperand, out, m: rows, n: cout, k: k, ldc: cout)
+                    return
+                }
+                // Chunks of rows dealt to the workers, each GEMM followed by the epilogue while its
+                // output is in L2 (instead of a second pass over the whole output).
+                let chunk = Swift.max(64, Swift.min(rows, (columnBudget / Swift.max(k + cout, 1)) / 16 * 16))
+                let chunks = (rows + chunk - 1) / chunk
+                forEachWorker(limit: chunks) { worker, workers in
+                    var c = worker
+                    while c < chunks {
+                        let start = c * chunk, count = Swift.min(chunk, rows - start)
+                        sgemm(GEMMOperand(pointer: x.basePointer + start * k, transposed: false, leadingDimension: k), wOperand,
+                              out + start * cout, m: count, n: cout, k: k, ldc: cout)
+                        epilogue.apply(out + start * cout, rows: count, columns: cout)
+                        c += workers
                     }
                 }
                 return
