@@ -58,7 +58,8 @@ let package = Package(
             ]),
         .executableTarget(
             name: "PinpointBenchmarks",
-            dependencies: ["PinpointTensor", "PinpointData", "PinpointAutograd", "PinpointLayers", "PinpointMetrics", "PinpointModels"],
+            dependencies: ["PinpointTensor", "PinpointData", "PinpointAutograd", "PinpointLayers", "PinpointMetrics", "PinpointModels",
+                           "PinpointTraining"],
             path: "Benchmarks/PinpointBenchmarks"),
 
         .testTarget(

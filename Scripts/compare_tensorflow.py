@@ -165,7 +165,7 @@ def main():
         variants = "/".join(sorted(set(e["tf_variant"])))
         rows.append(f"| {label} | {tf_rate:.1f} ({variants}) | {pp_rate:.1f} | **{pp_rate / tf_rate:.2f}x** | "
                     f"{statistics.median(e['tf_rss']):.0f} / {statistics.median(e['pinpoint_rss']):.0f} |")
-    command = f"{os.path.relpath(sys.executable)} Scripts/compare_tensorflow.py --rounds {args.rounds} --steps {args.steps}"
+    command = f"{sys.executable} Scripts/compare_tensorflow.py --rounds {args.rounds} --steps {args.steps}"
     section = "\n".join([
         "<!-- comparison:begin (written by Scripts/compare_tensorflow.py) -->",
         f"Measured {datetime.date.today().isoformat()} on {machine()}; TensorFlow {version} (oneDNN on by default).",

@@ -1,5 +1,6 @@
 // Kernel throughput: SGEMM at 1024^3 and the three convolution passes at the tutorial CNN's
-// four layers (batch 40, 224x224x3 input). Run with `make bench` (release build), optionally
+// four layers (batch 40, 224x224x3 input), the data path, depthwise kernels, then whole models
+// (the measurements of `pinpoint bench`). Run with `make bench` (release build), optionally
 // `--json` for one JSON object per line and `--batch N` / `--repeats N`.
 //
 // The acceptance bar for issue 2: for layers 2-4, every pass reaches 60% of the SGEMM figure
@@ -12,6 +13,7 @@ import PinpointLayers
 import PinpointMetrics
 import PinpointModels
 import PinpointTensor
+import PinpointTraining
 
 struct Options {
     var json = false
@@ -158,32 +160,25 @@ for (size, channels, stride) in [(112, 96, 2), (56, 144, 1), (28, 192, 1), (14, 
     }, reference: nil)
 }
 
-let twoHead = try TwoHeadLocalizer.make(alpha: 1.0, inputSize: 224, seed: 1)
-let images = Tensor.uniform([options.batch, 224, 224, 3], low: -1, high: 1, using: &rng)
-let targets = Tensor.concatenate([Tensor.uniform([options.batch, 1], using: &rng).greater(Tensor(Float(0.5))),
-                                  Tensor.uniform([options.batch, 4], using: &rng)], alongAxis: 1)
-let twoHeadLoss = WeightedLoss([.init(SparseCategoricalCrossentropy(), weight: 1, predictionColumns: 0..<2, targetColumns: 0..<1),
-                                .init(MeanSquaredError(), weight: 5, predictionColumns: 2..<6, targetColumns: 1..<5)])
-let trainable = twoHead.weights.filter { $0.parameter.isTrainable }.map(\.parameter)
-func timedSteps(_ steps: Int, _ body: () -> Void) -> [Double] {
-    body()
-    return (0..<steps).map { _ in
-        let start = DispatchTime.now().uptimeNanoseconds
-        body()
-        return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-    }.sorted()
+// Whole models: the same measurements as `pinpoint bench` (ThroughputBenchmark: warm-up steps,
+// then timed training steps with the RMSprop update, or inference), the cases of issue 7.
+let modelCases: [(String, ModelConfiguration, ThroughputBenchmark.Mode)] = [
+    ("tutorial CNN train, 224", .seedCNN(imageSize: 224), .train),
+    ("tutorial CNN train, 128", .seedCNN(imageSize: 128), .train),
+    ("tutorial CNN inference, 224", .seedCNN(imageSize: 224), .infer),
+    ("mobilenetv2 two-head train, 224", .mobileNetV2(imageSize: 224), .train),
+    ("mobilenetv2 two-head inference, 224", .mobileNetV2(imageSize: 224), .infer),
+]
+for (name, configuration, mode) in modelCases {
+    let result = try ThroughputBenchmark(configuration: configuration, mode: mode, batchSize: options.batch, warmupSteps: 2,
+                                         steps: max(options.repeats, 3)).run()
+    if options.json {
+        print("{\"name\": \"\(name)\", " + result.json.dropFirst())
+    } else {
+        printLine(name, String(format: "%8.1f images/s (min %.1f, max %.1f), %.0f GFLOP/s", result.imagesPerSecond, result.minimum,
+                               result.maximum, result.gigaflopsPerSecond))
+    }
 }
-let trainTimes = timedSteps(max(options.repeats / 2, 3)) {
-    let tape = GradientTape()
-    var context = LayerContext(training: true, tape: tape)
-    let loss = twoHeadLoss(targets, twoHead(Traced(images), context: &context))
-    _ = tape.gradient(of: loss, wrt: trainable)
-}
-printLine("mobilenetv2 two-head train step (no update), 224", String(format: "%8.1f images/s (median of %d)",
-          Double(options.batch) / trainTimes[trainTimes.count / 2], trainTimes.count))
-let inferTimes = timedSteps(max(options.repeats / 2, 3)) { _ = inference(twoHead, images) }
-printLine("mobilenetv2 two-head inference, 224", String(format: "%8.1f images/s (median of %d)",
-          Double(options.batch) / inferTimes[inferTimes.count / 2], inferTimes.count))
 
 func printLine(_ name: String, _ value: String) {
     if options.json {
