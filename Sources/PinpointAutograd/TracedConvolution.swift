@@ -64,7 +64,7 @@ public func batchNormalization(_ x: Traced, gamma: Traced, beta: Traced, mean: T
                            activation: activation)
     return Traced.record(y, inputs: [x, gamma, beta], pullback: { g in
         let d = batchNormalizationBackward(g, input: x.value, mean: mean, variance: variance, gamma: gamma.value, epsilon: epsilon,
-                                           batchStatistics: batchStatistics, activation: activation, output: y)
+                                           batchStatistics: batchStatistics, activation: activation, beta: beta.value)
         return [x.isRecorded ? d.input : nil, d.gamma, d.beta]
     })
 }

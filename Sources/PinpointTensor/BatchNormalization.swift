@@ -18,7 +18,10 @@ public func batchMoments(_ x: Tensor) -> (mean: Tensor, variance: Tensor) {
     // Per worker: the sum and the sum of squares, around a shift (the first row) so that a large
     // mean does not cancel the variance away. In Double per element: Float partial sums over
     // blocks of rows ran 2.5x faster but doubled MobileNetV2's median training-gradient error
-    // against float64 Keras (0.8% -> 1.7%; Keras's own float32 run: 1.8%).
+    // against float64 Keras (0.8% -> 1.7-1.9%, with the first row or a sample mean as the shift;
+    // Keras's own float32 run: 1.8%). Exactness matters where a channel is constant (a dead
+    // ReLU): Double gives it a zero variance, Float partial sums give noise that 1/sqrt(epsilon)
+    // then amplifies.
     let sums = UnsafeMutablePointer<Double>.allocate(capacity: 2 * workers * channels)
     defer { sums.deallocate() }
     sums.initialize(repeating: 0, count: 2 * workers * channels)
@@ -89,19 +92,23 @@ public func batchNormalize(_ x: Tensor, mean: Tensor, variance: Tensor, gamma: T
 /// gradient includes their dependence on the input:
 /// dx = gamma s (dy - sum(dy)/M - (x - mean) s^2 sum(dy (x - mean))/M), s = 1/sqrt(var + eps);
 /// otherwise (moving statistics, constants) dx = gamma s dy.
-/// With a fused `activation`, `output` is the activated output and the output gradient is first
-/// taken through the activation (row by row, never stored).
+/// With a fused `activation` (then `beta` is needed), the output gradient is first taken through
+/// the activation, at the pre-activation value recomputed from the input exactly as the forward
+/// pass computed it: reading the stored output instead would be one more stream over memory in
+/// each pass (these passes are memory-bound).
 public func batchNormalizationBackward(_ outputGradient: Tensor, input x: Tensor, mean: Tensor, variance: Tensor, gamma: Tensor,
                                        epsilon: Float, batchStatistics: Bool, activation: FusedActivation = .linear,
-                                       output: Tensor? = nil)
+                                       beta: Tensor? = nil)
     -> (input: Tensor, gamma: Tensor, beta: Tensor) {
     if outputGradient.shape != x.shape {
         trap(.mismatch(operation: "batchNormalizationBackward", expected: x.shape, got: outputGradient.shape, detail: "output gradient"))
     }
-    precondition(activation == .linear || output?.shape == x.shape, "batchNormalizationBackward: a fused activation needs the output")
-    let y = (output ?? outputGradient).contiguous()
-    let yp = y.basePointer
+    precondition(activation == .linear || beta != nil, "batchNormalizationBackward: a fused activation needs beta")
     let channels = x.shape.last ?? 1
+    // The forward pass's per-channel scale, computed the same way, so recomputed values are identical.
+    let forwardScale = (gamma / (variance + epsilon).sqrt()).contiguous()
+    let shift = (beta ?? Tensor.zeros([channels])).contiguous()
+    let sp = forwardScale.basePointer, bp0 = shift.basePointer
     let rows = x.count / Swift.max(channels, 1)
     let dy = outputGradient.contiguous(), input = x.contiguous(), m = mean.contiguous()
     let inverse = (variance + epsilon).sqrt().map { 1 / $0 }.contiguous()
@@ -114,17 +121,32 @@ public func batchNormalizationBackward(_ outputGradient: Tensor, input x: Tensor
     func firstPass<A: ActivationDerivative>(_: A.Type) {
         forEachWorker(limit: workers) { worker, total in
             let sumDy = sums + 2 * worker * channels, sumDyX = sumDy + channels
-            for r in (rows * worker / total)..<(rows * (worker + 1) / total) {
-                let row = xp + r * channels, g = gp + r * channels, out = yp + r * channels
-                for c in 0..<channels {
-                    let d = Double(A.gradient(g[c], out[c]))
-                    sumDy[c] += d
-                    sumDyX[c] += d * (Double(row[c]) - Double(mp[c]))
+            // Float sums over blocks of 8 rows (vectorized), added into Double.
+            let block = UnsafeMutablePointer<Float>.allocate(capacity: 2 * channels)
+            defer { block.deallocate() }
+            let blockDy = block, blockDyX = block + channels
+            var r = rows * worker / total
+            let end = rows * (worker + 1) / total
+            while r < end {
+                let count = Swift.min(8, end - r)
+                block.initialize(repeating: 0, count: 2 * channels)
+                for i in 0..<count {
+                    let row = xp + (r + i) * channels, g = gp + (r + i) * channels
+                    for c in 0..<channels {
+                        let d = A.gradient(g[c], preactivation: (row[c] - mp[c]) * sp[c] + bp0[c])
+                        blockDy[c] += d
+                        blockDyX[c] += d * (row[c] - mp[c])
+                    }
                 }
+                for c in 0..<channels {
+                    sumDy[c] += Double(blockDy[c])
+                    sumDyX[c] += Double(blockDyX[c])
+                }
+                r += count
             }
         }
     }
-    withExtendedLifetime((dy, input, m, y)) { switch activation {
+    withExtendedLifetime((dy, input, m, forwardScale, shift)) { switch activation {
                 case .linear: firstPass(LinearDerivative.self)
                 case .relu: firstPass(ReLUDerivative.self)
                 case .relu6: firstPass(ReLU6Derivative.self)
@@ -141,30 +163,30 @@ public func batchNormalizationBackward(_ outputGradient: Tensor, input x: Tensor
     let betaGradient = Tensor(shape: [channels], scalars: dBeta.map { Float($0) })
     let gammaGradient = Tensor(shape: [channels], scalars: (0..<channels).map { Float(dyX[$0] * Double(inverseValues[$0])) })
     // Pass 2: dx = a (dy - b - (x - mean) k), per channel a = gamma s, b = sum(dy)/M,
-    // k = s^2 sum(dy (x - mean))/M, in Double: with batch statistics the three terms nearly cancel,
-    // and float rounding there is what a deep network's gradients amplify.
+    // k = s^2 sum(dy (x - mean))/M: the coefficients in Double, the pass in Float (computing it in
+    // Double changed MobileNetV2's gradients against float64 Keras by under 0.1% and ran slower).
     let count = Double(Swift.max(rows, 1))
-    var coefficients = [Double](repeating: 0, count: 4 * channels)  // a, b, k, mean per channel
+    var coefficients = [Float](repeating: 0, count: 4 * channels)  // a, b, k, mean per channel
     for c in 0..<channels {
         let s = Double(inverseValues[c])
-        coefficients[c] = Double(gammaValues[c]) * s
+        coefficients[c] = Float(Double(gammaValues[c]) * s)
         if batchStatistics {
-            coefficients[channels + c] = dBeta[c] / count
-            coefficients[2 * channels + c] = s * s * dyX[c] / count
+            coefficients[channels + c] = Float(dBeta[c] / count)
+            coefficients[2 * channels + c] = Float(s * s * dyX[c] / count)
         }
-        coefficients[3 * channels + c] = Double(mp[c])
+        coefficients[3 * channels + c] = mp[c]
     }
-    let dx = withExtendedLifetime((dy, input, m, y)) {
+    let dx = withExtendedLifetime((dy, input, m, forwardScale, shift)) {
         coefficients.withUnsafeBufferPointer { coefficients in
             let ap = coefficients.baseAddress!, bp = ap + channels, kp = bp + channels, meanp = kp + channels
             return Tensor(shape: x.shape) { out, _ in
                 func secondPass<A: ActivationDerivative>(_: A.Type) {
                     parallelChunks(rows, costPerItem: channels) { range in
                         for r in range {
-                            let row = xp + r * channels, o = out + r * channels, g = gp + r * channels, activated = yp + r * channels
+                            let row = xp + r * channels, o = out + r * channels, g = gp + r * channels
                             for c in 0..<channels {
-                                let gc = Double(A.gradient(g[c], activated[c]))
-                                o[c] = Float(ap[c] * (gc - bp[c] - (Double(row[c]) - meanp[c]) * kp[c]))
+                                let gc = A.gradient(g[c], preactivation: (row[c] - mp[c]) * sp[c] + bp0[c])
+                                o[c] = ap[c] * (gc - bp[c] - (row[c] - meanp[c]) * kp[c])
                             }
                         }
                     }
@@ -181,26 +203,28 @@ public func batchNormalizationBackward(_ outputGradient: Tensor, input x: Tensor
     return (dx, gammaGradient, betaGradient)
 }
 
-/// dy * activation'(z) from y = activation(z), as a type so each backward loop is compiled once per
-/// activation: a switch inside the loop stopped it from vectorizing (3x slower). Both values are
-/// loaded before the select (see `activationGradient`).
+/// dy * activation'(z) at the pre-activation value z, as a type so each backward loop is compiled
+/// once per activation: a switch inside the loop stopped it from vectorizing (3x slower). The
+/// selects compare values already loaded (see `activationGradient`).
 protocol ActivationDerivative {
-    static func gradient(_ g: Float, _ y: Float) -> Float
+    static func gradient(_ g: Float, preactivation z: Float) -> Float
 }
 
 private enum LinearDerivative: ActivationDerivative {
-    @inline(__always) static func gradient(_ g: Float, _ y: Float) -> Float { g }
+    @inline(__always) static func gradient(_ g: Float, preactivation z: Float) -> Float { g }
 }
 
 private enum ReLUDerivative: ActivationDerivative {
-    @inline(__always) static func gradient(_ g: Float, _ y: Float) -> Float { y > 0 ? g : 0 }
+    @inline(__always) static func gradient(_ g: Float, preactivation z: Float) -> Float { z > 0 ? g : 0 }
 }
 
 private enum ReLU6Derivative: ActivationDerivative {
-    @inline(__always) static func gradient(_ g: Float, _ y: Float) -> Float { y > 0 && y < 6 ? g : 0 }
+    @inline(__always) static func gradient(_ g: Float, preactivation z: Float) -> Float { z > 0 && z < 6 ? g : 0 }
 }
 
 private enum SigmoidDerivative: ActivationDerivative {
-    @inline(__always) static func gradient(_ g: Float, _ y: Float) -> Float { g * y * (1 - y) }
+    @inline(__always) static func gradient(_ g: Float, preactivation z: Float) -> Float {
+        let y = stableSigmoid(z)
+        return g * y * (1 - y)
+    }
 }
-
