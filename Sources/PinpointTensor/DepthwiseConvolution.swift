@@ -43,6 +43,11 @@ public func depthwiseConv2D(_ input: Tensor, kernel: Tensor, strides: (Int, Int)
                 for row in rows {
                     let n = row / h.output, oh = row % h.output
                     let o = out + row * w.output * cm
+                    if m == 1 && c % 16 == 0 {
+                        depthwiseRow(src + n * h.input * w.input * c, taps, o, oh: oh, g)
+                        epilogue.apply(o, rows: w.output, columns: cm)
+                        continue
+                    }
                     o.initialize(repeating: 0, count: w.output * cm)
                     for kh in 0..<h.window {
                         let ih = h.start(oh) + kh * h.dilation
@@ -167,6 +172,39 @@ public func depthwiseConv2DBackpropKernel(_ input: Tensor, outputGradient: Tenso
                     for i in 0..<count { dk[i] += p[i] }
                 }
             }
+        }
+    }
+}
+
+/// One output row of a depthwise convolution with multiplier 1 and channels in multiples of 16:
+/// each output pixel's 16-channel groups accumulate in a SIMD register over the kernel's taps
+/// and are stored once (the general loop above adds into the output row once per tap: 9 loads
+/// and stores of every output value for a 3x3 kernel).
+@inline(__always)
+private func depthwiseRow(_ image: UnsafePointer<Float>, _ taps: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, oh: Int,
+                          _ g: WindowGeometry) {
+    let h = g.height, w = g.width, c = g.channels
+    // Kernel rows inside the image for this output row.
+    let firstRow = Swift.max(0, (-h.start(oh) + h.dilation - 1) / h.dilation)
+    let lastRow = Swift.min(h.window, (h.input - h.start(oh) + h.dilation - 1) / h.dilation)
+    for ow in 0..<w.output {
+        let firstColumn = Swift.max(0, (-w.start(ow) + w.dilation - 1) / w.dilation)
+        let lastColumn = Swift.min(w.window, (w.input - w.start(ow) + w.dilation - 1) / w.dilation)
+        let y = out + ow * c
+        var group = 0
+        while group < c {
+            var acc = SIMD16<Float>()
+            for kh in firstRow..<Swift.max(firstRow, lastRow) {
+                let inputRow = image + (h.start(oh) + kh * h.dilation) * w.input * c + group
+                let tapRow = taps + kh * w.window * c + group
+                for kw in firstColumn..<Swift.max(firstColumn, lastColumn) {
+                    let x = UnsafeRawPointer(inputRow + (w.start(ow) + kw * w.dilation) * c).loadUnaligned(as: SIMD16<Float>.self)
+                    let k = UnsafeRawPointer(tapRow + kw * c).loadUnaligned(as: SIMD16<Float>.self)
+                    acc += x * k
+                }
+            }
+            UnsafeMutableRawPointer(y + group).storeBytes(of: acc, as: SIMD16<Float>.self)
+            group += 16
         }
     }
 }
