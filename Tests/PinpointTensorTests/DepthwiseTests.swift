@@ -1,8 +1,9 @@
 @testable import PinpointTensor
 import XCTest
 
-/// The depthwise forward kernel's SIMD path (multiplier 1, channels in multiples of 16) against a
-/// direct float64 loop, for every padding, stride and dilation, and odd sizes.
+/// The depthwise forward kernel's SIMD path (multiplier 1, channels in multiples of 16) and both
+/// gradients at those channel counts, against a direct float64 loop, for every padding, stride
+/// and dilation, and odd sizes.
 final class DepthwiseTests: XCTestCase {
     func testTheVectorPathMatchesADirectLoop() throws {
         var rng = SeededGenerator(seed: 11)
@@ -30,6 +31,27 @@ final class DepthwiseTests: XCTestCase {
                             worst = max(worst, abs(Double(ys[index]) - sum))
                         } } } }
                         XCTAssertLessThan(worst, 1e-5, "\(height)x\(width) \(padding) stride \(stride) dilation \(dilation)")
+                        // Both gradients, against the same loop run backwards.
+                        let dy = Tensor.uniform(y.shape, low: -1, high: 1, using: &rng)
+                        let dys = dy.scalars
+                        var dx = [Double](repeating: 0, count: x.count), dk = [Double](repeating: 0, count: k.count)
+                        for n in 0..<2 { for oh in 0..<g.height.output { for ow in 0..<g.width.output { for c in 0..<32 {
+                            for kh in 0..<3 { for kw in 0..<3 {
+                                let ih = g.height.start(oh) + kh * dilation, iw = g.width.start(ow) + kw * dilation
+                                guard ih >= 0, ih < height, iw >= 0, iw < width else { continue }
+                                let xi = ((n * height + ih) * width + iw) * 32 + c, ki = (kh * 3 + kw) * 32 + c
+                                let d = Double(dys[((n * g.height.output + oh) * g.width.output + ow) * 32 + c])
+                                dx[xi] += d * Double(ks[ki])
+                                dk[ki] += d * Double(xs[xi])
+                            } }
+                        } } } }
+                        let strides = (stride, stride), dilations = (dilation, dilation)
+                        let dxActual = depthwiseConv2DBackpropInput(dy, kernel: k, inputShape: x.shape, strides: strides, padding: padding,
+                                                                    dilation: dilations).scalars
+                        let dkActual = depthwiseConv2DBackpropKernel(x, outputGradient: dy, kernelShape: k.shape, strides: strides,
+                                                                     padding: padding, dilation: dilations).scalars
+                        XCTAssertLessThan(zip(dxActual, dx).map { abs(Double($0) - $1) }.max() ?? 0, 1e-5, "input gradient")
+                        XCTAssertLessThan(zip(dkActual, dk).map { abs(Double($0) - $1) }.max() ?? 0, 1e-4, "kernel gradient")
                         cases += 1
                     }
                 }
