@@ -162,9 +162,8 @@ extension DepthwiseConv2D: ActivationFusing, BatchNormalizationFolding {
 
 extension Conv2D: SamePaddingEquivalent {
     public func absorbingZeroPadding(_ amounts: (top: Int, bottom: Int, left: Int, right: Int), inputShape: [Int]) -> Layer? {
-        guard padding == .valid, dilation == (1, 1), inputShape.count == 3,
-              paddingIsSame(amounts.top, amounts.bottom, input: inputShape[0], window: kernelSize.0, stride: strides.0),
-              paddingIsSame(amounts.left, amounts.right, input: inputShape[1], window: kernelSize.1, stride: strides.1) else { return nil }
+        guard paddingBecomesSame(amounts, inputShape: inputShape, padding: padding, dilation: dilation, kernelSize: kernelSize,
+                                 strides: strides) else { return nil }
         let same = Conv2D(filters, kernelSize: kernelSize, strides: strides, padding: .same, activation: activation, useBias: useBias, name: name)
         same.kernel = kernel
         same.bias = bias
@@ -174,9 +173,8 @@ extension Conv2D: SamePaddingEquivalent {
 
 extension DepthwiseConv2D: SamePaddingEquivalent {
     public func absorbingZeroPadding(_ amounts: (top: Int, bottom: Int, left: Int, right: Int), inputShape: [Int]) -> Layer? {
-        guard padding == .valid, dilation == (1, 1), inputShape.count == 3,
-              paddingIsSame(amounts.top, amounts.bottom, input: inputShape[0], window: kernelSize.0, stride: strides.0),
-              paddingIsSame(amounts.left, amounts.right, input: inputShape[1], window: kernelSize.1, stride: strides.1) else { return nil }
+        guard paddingBecomesSame(amounts, inputShape: inputShape, padding: padding, dilation: dilation, kernelSize: kernelSize,
+                                 strides: strides) else { return nil }
         let same = DepthwiseConv2D(kernelSize: kernelSize, strides: strides, padding: .same, depthMultiplier: depthMultiplier,
                                    activation: activation, useBias: useBias, name: name)
         same.kernel = kernel

@@ -44,6 +44,15 @@ public protocol SamePaddingEquivalent: Layer {
     func absorbingZeroPadding(_ amounts: (top: Int, bottom: Int, left: Int, right: Int), inputShape: [Int]) -> Layer?
 }
 
+/// Whether zero padding by `amounts`, then a VALID, undilated window, equals a SAME window on the
+/// unpadded input (batch axis excluded), along both axes.
+func paddingBecomesSame(_ amounts: (top: Int, bottom: Int, left: Int, right: Int), inputShape: [Int], padding: Padding,
+                        dilation: (Int, Int), kernelSize: (Int, Int), strides: (Int, Int)) -> Bool {
+    padding == .valid && dilation == (1, 1) && inputShape.count == 3
+        && paddingIsSame(amounts.top, amounts.bottom, input: inputShape[0], window: kernelSize.0, stride: strides.0)
+        && paddingIsSame(amounts.left, amounts.right, input: inputShape[1], window: kernelSize.1, stride: strides.1)
+}
+
 /// Whether zero padding by (before, after) then a VALID window equals a SAME window on `input`.
 func paddingIsSame(_ before: Int, _ after: Int, input: Int, window: Int, stride: Int) -> Bool {
     guard let same = try? WindowAxis(input: input, window: window, stride: stride, padding: .same, "fusion"),

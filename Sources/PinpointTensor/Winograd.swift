@@ -69,14 +69,8 @@ private func winogradConvolution(_ input: Tensor, transformedKernel v: Tensor, p
     let (batch, height, width, cin) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
     let cout = v.shape[2]
     precondition(v.shape == [16, cin, cout], "winogradConvolution: transformed kernel \(v.shape) for \(cin) input channels")
-    let tilesHigh = (outHeight + 1) / 2, tilesWide = (outWidth + 1) / 2
-    // A block is whole tile rows of one image; its U [16, tiles, Cin] and M [16, tiles, Cout] take
-    // about 768 KB, half of L2, beside the GEMM's packed panels. Measured on the tutorial CNN at
-    // 224 (Docs/Performance.md): 384 KB to 12 MB blocks all ran slower, 1.5 MB and up by 25-50%.
-    let tileRowsPerBlock = Swift.max(1, Swift.min(tilesHigh, winogradBlockBytes / 4 / Swift.max(16 * tilesWide * (cin + cout), 1)))
-    let blocksPerImage = (tilesHigh + tileRowsPerBlock - 1) / tileRowsPerBlock
-    let blocks = batch * blocksPerImage
-    let maxTiles = tileRowsPerBlock * tilesWide
+    let plan = WinogradBlocks(batch: batch, outHeight: outHeight, outWidth: outWidth, channels: cin + cout)
+    let tilesWide = plan.tilesWide, maxTiles = plan.maxTiles, blocks = plan.blocks
     // Counted as the direct convolution's multiply-adds, so GFLOP/s stays comparable with other
     // frameworks' effective figures; the GEMMs below do 16/36 of them and do not count themselves.
     KernelCounters.add(multiplyAdds: batch * outHeight * outWidth * 9 * cin * cout)
@@ -89,26 +83,15 @@ private func winogradConvolution(_ input: Tensor, transformedKernel v: Tensor, p
                     let zeros = m + 16 * maxTiles * cout
                     zeros.initialize(repeating: 0, count: cin)
                     var block = worker
+                    var d = [UnsafePointer<Float>](repeating: UnsafePointer(zeros), count: 16)
                     while block < blocks {
-                        let n = block / blocksPerImage
-                        let firstTileRow = (block % blocksPerImage) * tileRowsPerBlock
-                        let tileRows = Swift.min(tileRowsPerBlock, tilesHigh - firstTileRow)
+                        let (n, firstTileRow, tileRows) = plan.block(block)
                         let tiles = tileRows * tilesWide
-                        // Input transform, vectorized over channels.
-                        var d = [UnsafePointer<Float>](repeating: UnsafePointer(zeros), count: 16)
                         for tr in 0..<tileRows {
                             for tc in 0..<tilesWide {
-                                let top = (firstTileRow + tr) * 2 - padTop, left = tc * 2 - padLeft
-                                for r in 0..<4 {
-                                    let ih = top + r
-                                    for c in 0..<4 {
-                                        let iw = left + c
-                                        d[r * 4 + c] = ih >= 0 && ih < height && iw >= 0 && iw < width
-                                            ? UnsafePointer(src + ((n * height + ih) * width + iw) * cin) : UnsafePointer(zeros)
-                                    }
-                                }
-                                let tile = tr * tilesWide + tc
-                                d.withUnsafeBufferPointer { d in inputTransform(d.baseAddress!, cin, u + tile * cin, stride: maxTiles * cin) }
+                                transformInputTile(src, image: n, top: (firstTileRow + tr) * 2 - padTop, left: tc * 2 - padLeft,
+                                                   height: height, width: width, channels: cin, zeros: zeros, pointers: &d,
+                                                   into: u + (tr * tilesWide + tc) * cin, stride: maxTiles * cin)
                             }
                         }
                         for k in 0..<16 {
@@ -134,6 +117,47 @@ private func winogradConvolution(_ input: Tensor, transformedKernel v: Tensor, p
             }
         }
     }
+}
+
+/// How the output's 2x2 tiles are cut into blocks of whole tile rows of one image, each block's
+/// transformed tiles taking about `winogradBlockBytes` (half of L2, beside the GEMM's packed
+/// panels). Measured on the tutorial CNN at 224 (Docs/Performance.md): 384 KB to 12 MB blocks all
+/// ran slower, 1.5 MB and up by 25-50%.
+private struct WinogradBlocks {
+    let tilesHigh: Int, tilesWide: Int, tileRowsPerBlock: Int, blocksPerImage: Int, blocks: Int
+    /// Tiles in the largest block: the scratch buffers' row count.
+    var maxTiles: Int { tileRowsPerBlock * tilesWide }
+
+    /// `channels`: the transformed values kept per tile and position (Cin + Cout).
+    init(batch: Int, outHeight: Int, outWidth: Int, channels: Int) {
+        tilesHigh = (outHeight + 1) / 2
+        tilesWide = (outWidth + 1) / 2
+        tileRowsPerBlock = Swift.max(1, Swift.min(tilesHigh, winogradBlockBytes / 4 / Swift.max(16 * tilesWide * channels, 1)))
+        blocksPerImage = (tilesHigh + tileRowsPerBlock - 1) / tileRowsPerBlock
+        blocks = batch * blocksPerImage
+    }
+
+    /// Block `index`: its image, first tile row and number of tile rows.
+    func block(_ index: Int) -> (image: Int, firstTileRow: Int, tileRows: Int) {
+        let first = (index % blocksPerImage) * tileRowsPerBlock
+        return (index / blocksPerImage, first, Swift.min(tileRowsPerBlock, tilesHigh - first))
+    }
+}
+
+/// The input transform of the 4x4 tile whose top-left input pixel is (top, left) in `image`
+/// (pixels outside the input read as zeros), into `u`'s 16 positions `stride` floats apart.
+@inline(__always)
+private func transformInputTile(_ src: UnsafePointer<Float>, image n: Int, top: Int, left: Int, height: Int, width: Int, channels: Int,
+                                zeros: UnsafePointer<Float>, pointers d: inout [UnsafePointer<Float>],
+                                into u: UnsafeMutablePointer<Float>, stride: Int) {
+    for r in 0..<4 {
+        let ih = top + r
+        for c in 0..<4 {
+            let iw = left + c
+            d[r * 4 + c] = ih >= 0 && ih < height && iw >= 0 && iw < width ? src + ((n * height + ih) * width + iw) * channels : zeros
+        }
+    }
+    d.withUnsafeBufferPointer { d in inputTransform(d.baseAddress!, channels, u, stride: stride) }
 }
 
 /// U = B^T d B for one tile, all channels: d[r * 4 + c] points at the tile's input pixel (r, c);
@@ -227,13 +251,10 @@ func winogradConv2DBackpropKernel(_ input: Tensor, outputGradient: Tensor, _ g: 
     let (batch, height, width, cin) = (g.batch, g.window.height.input, g.window.width.input, g.inChannels)
     let cout = g.outChannels, outHeight = g.window.height.output, outWidth = g.window.width.output
     let padTop = g.window.height.padBefore, padLeft = g.window.width.padBefore
-    let tilesHigh = (outHeight + 1) / 2, tilesWide = (outWidth + 1) / 2
     // Blocks as in the forward pass: 2x to 16x larger ones, which give the GEMMs a longer inner
     // dimension, measured slower on the tutorial CNN's layers 2 and 3 (Docs/Performance.md).
-    let tileRowsPerBlock = Swift.max(1, Swift.min(tilesHigh, winogradBlockBytes / 4 / Swift.max(16 * tilesWide * (cin + cout), 1)))
-    let blocksPerImage = (tilesHigh + tileRowsPerBlock - 1) / tileRowsPerBlock
-    let blocks = batch * blocksPerImage
-    let maxTiles = tileRowsPerBlock * tilesWide
+    let plan = WinogradBlocks(batch: batch, outHeight: outHeight, outWidth: outWidth, channels: cin + cout)
+    let tilesWide = plan.tilesWide, maxTiles = plan.maxTiles, blocks = plan.blocks
     let workers = Swift.max(1, Swift.min(Parallelism.threadCount, blocks))
     let accumulatorSize = 16 * cin * cout
     KernelCounters.add(multiplyAdds: batch * outHeight * outWidth * 9 * cin * cout)
@@ -250,23 +271,14 @@ func winogradConv2DBackpropKernel(_ input: Tensor, outputGradient: Tensor, _ g: 
                     var d = [UnsafePointer<Float>](repeating: UnsafePointer(zeros), count: 16)
                     var block = worker
                     while block < blocks {
-                        let n = block / blocksPerImage
-                        let firstTileRow = (block % blocksPerImage) * tileRowsPerBlock
-                        let tileRows = Swift.min(tileRowsPerBlock, tilesHigh - firstTileRow)
+                        let (n, firstTileRow, tileRows) = plan.block(block)
                         let tiles = tileRows * tilesWide
                         for tr in 0..<tileRows {
                             for tc in 0..<tilesWide {
                                 let tile = tr * tilesWide + tc
                                 let oh = (firstTileRow + tr) * 2, ow = tc * 2
-                                let top = oh - padTop, left = ow - padLeft
-                                for r in 0..<4 {
-                                    for c in 0..<4 {
-                                        let ih = top + r, iw = left + c
-                                        d[r * 4 + c] = ih >= 0 && ih < height && iw >= 0 && iw < width
-                                            ? UnsafePointer(src + ((n * height + ih) * width + iw) * cin) : UnsafePointer(zeros)
-                                    }
-                                }
-                                d.withUnsafeBufferPointer { d in inputTransform(d.baseAddress!, cin, u + tile * cin, stride: maxTiles * cin) }
+                                transformInputTile(src, image: n, top: oh - padTop, left: ow - padLeft, height: height, width: width,
+                                                   channels: cin, zeros: zeros, pointers: &d, into: u + tile * cin, stride: maxTiles * cin)
                                 func dyPixel(_ r: Int, _ c: Int) -> UnsafePointer<Float> {
                                     oh + r < outHeight && ow + c < outWidth
                                         ? UnsafePointer(grad + ((n * outHeight + oh + r) * outWidth + ow + c) * cout) : UnsafePointer(zeros)
