@@ -8,14 +8,22 @@ public func conv2D(_ input: Traced, kernel: Traced, strides: (Int, Int) = (1, 1)
                    dilation: (Int, Int) = (1, 1), bias: Traced? = nil, activation: FusedActivation = .linear) -> Traced {
     let y = conv2D(input.value, kernel: kernel.value, strides: strides, padding: padding, dilation: dilation, bias: bias?.value,
                    activation: activation)
-    return Traced.record(y, inputs: [input, kernel] + (bias.map { [$0] } ?? []), pullback: { g in
+    return recordConvolution(y, input: input, kernel: kernel, bias: bias, activation: activation, inputGradient: { dz in
+        conv2DBackpropInput(dz, kernel: kernel.value, inputShape: input.shape, strides: strides, padding: padding, dilation: dilation)
+    }, kernelGradient: { dz in
+        conv2DBackpropKernel(input.value, outputGradient: dz, kernelShape: kernel.shape, strides: strides, padding: padding, dilation: dilation)
+    })
+}
+
+/// Records a convolution's output `y`, computed with a fused bias and activation: the pullback
+/// takes the gradient through the activation and sums the bias gradient in one pass, then asks
+/// for the input and kernel gradients of the convolution itself only where they are needed.
+private func recordConvolution(_ y: Tensor, input: Traced, kernel: Traced, bias: Traced?, activation: FusedActivation,
+                               operation: String = #function, inputGradient: @escaping (Tensor) -> Tensor,
+                               kernelGradient: @escaping (Tensor) -> Tensor) -> Traced {
+    Traced.record(y, inputs: [input, kernel] + (bias.map { [$0] } ?? []), operation: operation, pullback: { g in
         let (dz, db) = biasActivationBackward(g, output: y, activation: activation, biasGradient: bias?.isRecorded ?? false)
-        return [input.isRecorded
-                    ? conv2DBackpropInput(dz, kernel: kernel.value, inputShape: input.shape, strides: strides, padding: padding,
-                                          dilation: dilation) : nil,
-                kernel.isRecorded
-                    ? conv2DBackpropKernel(input.value, outputGradient: dz, kernelShape: kernel.shape, strides: strides,
-                                           padding: padding, dilation: dilation) : nil] + (bias.map { _ in [db] } ?? [])
+        return [input.isRecorded ? inputGradient(dz) : nil, kernel.isRecorded ? kernelGradient(dz) : nil] + (bias.map { _ in [db] } ?? [])
     })
 }
 
@@ -75,13 +83,10 @@ public func depthwiseConv2D(_ input: Traced, kernel: Traced, strides: (Int, Int)
                             dilation: (Int, Int) = (1, 1), bias: Traced? = nil, activation: FusedActivation = .linear) -> Traced {
     let y = depthwiseConv2D(input.value, kernel: kernel.value, strides: strides, padding: padding, dilation: dilation,
                             bias: bias?.value, activation: activation)
-    return Traced.record(y, inputs: [input, kernel] + (bias.map { [$0] } ?? []), pullback: { g in
-        let (dz, db) = biasActivationBackward(g, output: y, activation: activation, biasGradient: bias?.isRecorded ?? false)
-        return [input.isRecorded
-                    ? depthwiseConv2DBackpropInput(dz, kernel: kernel.value, inputShape: input.shape, strides: strides, padding: padding,
-                                                   dilation: dilation) : nil,
-                kernel.isRecorded
-                    ? depthwiseConv2DBackpropKernel(input.value, outputGradient: dz, kernelShape: kernel.shape, strides: strides,
-                                                    padding: padding, dilation: dilation) : nil] + (bias.map { _ in [db] } ?? [])
+    return recordConvolution(y, input: input, kernel: kernel, bias: bias, activation: activation, inputGradient: { dz in
+        depthwiseConv2DBackpropInput(dz, kernel: kernel.value, inputShape: input.shape, strides: strides, padding: padding, dilation: dilation)
+    }, kernelGradient: { dz in
+        depthwiseConv2DBackpropKernel(input.value, outputGradient: dz, kernelShape: kernel.shape, strides: strides, padding: padding,
+                                      dilation: dilation)
     })
 }
