@@ -45,12 +45,9 @@ public final class Conv2D: Layer {
     }
 
     public func callAsFunction(_ input: Traced, context: inout LayerContext) -> Traced {
-        guard let kernel else { preconditionFailure("Conv2D '\(name)' called before build") }
-        let bias = bias.map { context.read($0) }
-        guard let fused = activation.fused else {
-            return activation(conv2D(input, kernel: context.read(kernel), strides: strides, padding: padding, dilation: dilation, bias: bias))
-        }
-        return conv2D(input, kernel: context.read(kernel), strides: strides, padding: padding, dilation: dilation, bias: bias, activation: fused)
+        // The activation goes into the convolution's own pass when it has an epilogue form.
+        guard let fused = activation.fused else { return activation(self(input, context: &context, fusing: .linear)) }
+        return self(input, context: &context, fusing: fused)
     }
 }
 
@@ -99,14 +96,9 @@ public final class DepthwiseConv2D: Layer {
     }
 
     public func callAsFunction(_ input: Traced, context: inout LayerContext) -> Traced {
-        guard let kernel else { preconditionFailure("DepthwiseConv2D '\(name)' called before build") }
-        let bias = bias.map { context.read($0) }
-        guard let fused = activation.fused else {
-            return activation(depthwiseConv2D(input, kernel: context.read(kernel), strides: strides, padding: padding, dilation: dilation,
-                                              bias: bias))
-        }
-        return depthwiseConv2D(input, kernel: context.read(kernel), strides: strides, padding: padding, dilation: dilation, bias: bias,
-                               activation: fused)
+        // The activation goes into the convolution's own pass when it has an epilogue form.
+        guard let fused = activation.fused else { return activation(self(input, context: &context, fusing: .linear)) }
+        return self(input, context: &context, fusing: fused)
     }
 }
 

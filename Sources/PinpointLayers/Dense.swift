@@ -34,14 +34,9 @@ public final class Dense: Layer {
     }
 
     public func callAsFunction(_ input: Traced, context: inout LayerContext) -> Traced {
-        guard let kernel else { preconditionFailure("Dense '\(name)' called before build") }
-        let flat = input.rank == 2 ? input : input.reshaped([-1, input.shape.last!])
-        var y = flat.matmul(context.read(kernel))
-        if bias != nil || activation != .linear {
-            let bias = bias.map { context.read($0) }
-            y = activation.fused.map { biasActivation(y, bias: bias, activation: $0) } ?? activation(biasActivation(y, bias: bias, activation: .linear))
-        }
-        return input.rank == 2 ? y : y.reshaped(input.shape.dropLast() + [units])
+        // The activation goes into the bias pass when it has an epilogue form.
+        guard let fused = activation.fused else { return activation(self(input, context: &context, fusing: .linear)) }
+        return self(input, context: &context, fusing: fused)
     }
 }
 
@@ -51,7 +46,10 @@ extension Dense: ActivationFusing {
     public func callAsFunction(_ input: Traced, context: inout LayerContext, fusing activation: FusedActivation) -> Traced {
         guard let kernel else { preconditionFailure("Dense '\(name)' called before build") }
         let flat = input.rank == 2 ? input : input.reshaped([-1, input.shape.last!])
-        let y = biasActivation(flat.matmul(context.read(kernel)), bias: bias.map { context.read($0) }, activation: activation)
+        var y = flat.matmul(context.read(kernel))
+        if bias != nil || activation != .linear {
+            y = biasActivation(y, bias: bias.map { context.read($0) }, activation: activation)
+        }
         return input.rank == 2 ? y : y.reshaped(input.shape.dropLast() + [units])
     }
 }
