@@ -179,32 +179,89 @@ public func depthwiseConv2DBackpropKernel(_ input: Tensor, outputGradient: Tenso
 /// One output row of a depthwise convolution with multiplier 1 and channels in multiples of 16:
 /// each output pixel's 16-channel groups accumulate in a SIMD register over the kernel's taps
 /// and are stored once (the general loop above adds into the output row once per tap: 9 loads
-/// and stores of every output value for a 3x3 kernel).
+/// and stores of every output value for a 3x3 kernel). `image` is addressed as the whole image;
+/// only the rows this output row's window covers are read.
 @inline(__always)
-private func depthwiseRow(_ image: UnsafePointer<Float>, _ taps: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, oh: Int,
-                          _ g: WindowGeometry) {
+func depthwiseRow(_ image: UnsafePointer<Float>, _ taps: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, oh: Int,
+                  _ g: WindowGeometry) {
+    let w = g.width
+    if g.height.window == 3 && w.window == 3 && g.height.dilation == 1 && w.dilation == 1,
+       let interior = depthwiseRow3x3(image, taps, out, oh: oh, g) {
+        for ow in 0..<w.output where !interior.contains(ow) { depthwisePixel(image, taps, out + ow * g.channels, oh: oh, ow: ow, g) }
+        return
+    }
+    for ow in 0..<w.output { depthwisePixel(image, taps, out + ow * g.channels, oh: oh, ow: ow, g) }
+}
+
+/// The output pixels of row `oh` whose 3x3 window lies inside the image's columns, with the
+/// kernel's taps held in registers for each 16-channel group across the row: per output vector,
+/// nine loads and multiply-adds and one store, no bounds logic. Returns the columns it wrote, or
+/// nil when fewer than two of the window's rows are inside the image.
+@inline(__always)
+private func depthwiseRow3x3(_ image: UnsafePointer<Float>, _ taps: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, oh: Int,
+                             _ g: WindowGeometry) -> Range<Int>? {
+    typealias V = SIMD16<Float>
     let h = g.height, w = g.width, c = g.channels
-    // Kernel rows inside the image for this output row.
+    let top = h.start(oh)
+    let firstRow = Swift.max(0, -top), rowCount = Swift.min(3, h.input - top) - firstRow
+    guard rowCount >= 2 else { return nil }
+    // Columns ow with 0 <= ow * stride - padBefore <= width - 3.
+    let first = (w.padBefore + w.stride - 1) / w.stride
+    let end = Swift.max(first, Swift.min(w.output, w.input - 3 + w.padBefore >= 0 ? (w.input - 3 + w.padBefore) / w.stride + 1 : 0))
+    let rowStride = w.input * c, step = w.stride * c
+    func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
+    for group in stride(from: 0, to: c, by: 16) {
+        let r0 = image + (top + firstRow) * rowStride + group + (first * w.stride - w.padBefore) * c
+        let r1 = r0 + rowStride, r2 = r1 + rowStride
+        let t = taps + firstRow * 3 * c + group
+        let (t0, t1, t2, t3, t4, t5) = (load(t), load(t + c), load(t + 2 * c), load(t + 3 * c), load(t + 4 * c), load(t + 5 * c))
+        var y = out + first * c + group
+        if rowCount == 3 {
+            let (t6, t7, t8) = (load(t + 6 * c), load(t + 7 * c), load(t + 8 * c))
+            for i in 0..<(end - first) {
+                let o = i * step
+                var acc = load(r0 + o) * t0 + load(r0 + o + c) * t1 + load(r0 + o + 2 * c) * t2
+                acc += load(r1 + o) * t3 + load(r1 + o + c) * t4 + load(r1 + o + 2 * c) * t5
+                acc += load(r2 + o) * t6 + load(r2 + o + c) * t7 + load(r2 + o + 2 * c) * t8
+                UnsafeMutableRawPointer(y).storeBytes(of: acc, as: V.self)
+                y += c
+            }
+        } else {
+            for i in 0..<(end - first) {
+                let o = i * step
+                var acc = load(r0 + o) * t0 + load(r0 + o + c) * t1 + load(r0 + o + 2 * c) * t2
+                acc += load(r1 + o) * t3 + load(r1 + o + c) * t4 + load(r1 + o + 2 * c) * t5
+                UnsafeMutableRawPointer(y).storeBytes(of: acc, as: V.self)
+                y += c
+            }
+        }
+    }
+    return first..<end
+}
+
+/// One output pixel (all channels, multiplier 1, channels in multiples of 16), any window.
+@inline(__always)
+private func depthwisePixel(_ image: UnsafePointer<Float>, _ taps: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                            oh: Int, ow: Int, _ g: WindowGeometry) {
+    let h = g.height, w = g.width, c = g.channels
+    // Kernel rows and columns inside the image for this output pixel.
     let firstRow = Swift.max(0, (-h.start(oh) + h.dilation - 1) / h.dilation)
     let lastRow = Swift.min(h.window, (h.input - h.start(oh) + h.dilation - 1) / h.dilation)
-    for ow in 0..<w.output {
-        let firstColumn = Swift.max(0, (-w.start(ow) + w.dilation - 1) / w.dilation)
-        let lastColumn = Swift.min(w.window, (w.input - w.start(ow) + w.dilation - 1) / w.dilation)
-        let y = out + ow * c
-        var group = 0
-        while group < c {
-            var acc = SIMD16<Float>()
-            for kh in firstRow..<Swift.max(firstRow, lastRow) {
-                let inputRow = image + (h.start(oh) + kh * h.dilation) * w.input * c + group
-                let tapRow = taps + kh * w.window * c + group
-                for kw in firstColumn..<Swift.max(firstColumn, lastColumn) {
-                    let x = UnsafeRawPointer(inputRow + (w.start(ow) + kw * w.dilation) * c).loadUnaligned(as: SIMD16<Float>.self)
-                    let k = UnsafeRawPointer(tapRow + kw * c).loadUnaligned(as: SIMD16<Float>.self)
-                    acc += x * k
-                }
+    let firstColumn = Swift.max(0, (-w.start(ow) + w.dilation - 1) / w.dilation)
+    let lastColumn = Swift.min(w.window, (w.input - w.start(ow) + w.dilation - 1) / w.dilation)
+    var group = 0
+    while group < c {
+        var acc = SIMD16<Float>()
+        for kh in firstRow..<Swift.max(firstRow, lastRow) {
+            let inputRow = image + (h.start(oh) + kh * h.dilation) * w.input * c + group
+            let tapRow = taps + kh * w.window * c + group
+            for kw in firstColumn..<Swift.max(firstColumn, lastColumn) {
+                let x = UnsafeRawPointer(inputRow + (w.start(ow) + kw * w.dilation) * c).loadUnaligned(as: SIMD16<Float>.self)
+                let k = UnsafeRawPointer(tapRow + kw * c).loadUnaligned(as: SIMD16<Float>.self)
+                acc += x * k
             }
-            UnsafeMutableRawPointer(y + group).storeBytes(of: acc, as: SIMD16<Float>.self)
-            group += 16
         }
+        UnsafeMutableRawPointer(y + group).storeBytes(of: acc, as: SIMD16<Float>.self)
+        group += 16
     }
 }
