@@ -119,11 +119,17 @@ extension Conv2D: ActivationFusing, BatchNormalizationFolding {
     /// output channel: the last axis of the HWIO kernel.
     public func callAsFunction(_ input: Traced, context: inout LayerContext, folding normalization: BatchNormalization,
                                activation: FusedActivation) -> Traced {
+        let folded = folded(with: normalization)
+        return Traced(conv2D(input.value, kernel: folded.kernel, strides: strides, padding: padding, dilation: dilation,
+                             bias: folded.bias, activation: activation))
+    }
+
+    /// The kernel and bias of this convolution followed by `normalization` with its moving
+    /// statistics.
+    public func folded(with normalization: BatchNormalization) -> FoldedConvolution {
         guard let kernel else { preconditionFailure("Conv2D '\(name)' called before build") }
         let (scale, shift) = normalization.foldedScaleAndShift()
-        let bias = self.bias.map { $0.value * scale + shift } ?? shift
-        return Traced(conv2D(input.value, kernel: kernel.value * scale, strides: strides, padding: padding, dilation: dilation,
-                             bias: bias, activation: activation))
+        return FoldedConvolution(kernel: kernel.value * scale, bias: bias.map { $0.value * scale + shift } ?? shift)
     }
 }
 
@@ -143,12 +149,18 @@ extension DepthwiseConv2D: ActivationFusing, BatchNormalizationFolding {
     /// As Conv2D's, with output channel c * multiplier + j at kernel[.., .., c, j].
     public func callAsFunction(_ input: Traced, context: inout LayerContext, folding normalization: BatchNormalization,
                                activation: FusedActivation) -> Traced {
+        let folded = folded(with: normalization)
+        return Traced(depthwiseConv2D(input.value, kernel: folded.kernel, strides: strides, padding: padding,
+                                      dilation: dilation, bias: folded.bias, activation: activation))
+    }
+
+    /// The kernel and bias of this convolution followed by `normalization` with its moving
+    /// statistics.
+    public func folded(with normalization: BatchNormalization) -> FoldedConvolution {
         guard let kernel else { preconditionFailure("DepthwiseConv2D '\(name)' called before build") }
         let (scale, shift) = normalization.foldedScaleAndShift()
-        let bias = self.bias.map { $0.value * scale + shift } ?? shift
         let kernelScale = scale.reshaped([kernel.shape[2], depthMultiplier])
-        return Traced(depthwiseConv2D(input.value, kernel: kernel.value * kernelScale, strides: strides, padding: padding,
-                                      dilation: dilation, bias: bias, activation: activation))
+        return FoldedConvolution(kernel: kernel.value * kernelScale, bias: bias.map { $0.value * scale + shift } ?? shift)
     }
 }
 

@@ -17,6 +17,11 @@ final class InvertedResidual: Layer {
     var name: String
     let layers: [Layer]
     let residual: Bool
+    /// The same layers by role, for the fused inference kernel.
+    private let expand: (convolution: Conv2D, normalization: BatchNormalization)?
+    private let padding: ZeroPadding2D?
+    private let depthwise: (convolution: DepthwiseConv2D, normalization: BatchNormalization)
+    private let project: (convolution: Conv2D, normalization: BatchNormalization)
 
     init(inputChannels: Int, filters: Int, alpha: Double, stride: Int, expansion: Int, blockID: Int, inputSize: (Int, Int)) {
         let out = makeDivisible(Double(Int(Double(filters) * alpha)))
@@ -25,16 +30,26 @@ final class InvertedResidual: Layer {
         var layers: [Layer] = []
         func bn(_ suffix: String) -> BatchNormalization { BatchNormalization(momentum: 0.999, epsilon: 1e-3, name: prefix + suffix) }
         if blockID > 0 {
-            layers += [Conv2D(expansion * inputChannels, kernelSize: (1, 1), padding: .same, useBias: false, name: prefix + "expand"),
-                       bn("expand_BN"), ReLU(maxValue: 6, name: prefix + "expand_relu")]
+            let expand = (Conv2D(expansion * inputChannels, kernelSize: (1, 1), padding: .same, useBias: false, name: prefix + "expand"),
+                          bn("expand_BN"))
+            layers += [expand.0, expand.1, ReLU(maxValue: 6, name: prefix + "expand_relu")]
+            self.expand = expand
+        } else {
+            expand = nil
         }
         if stride == 2 {
             // Keras's correct_pad for a 3x3 kernel: one cell after, and one before on odd sizes.
-            layers.append(ZeroPadding2D(padding: (1 - (1 - inputSize.0 % 2), 1, 1 - (1 - inputSize.1 % 2), 1), name: prefix + "pad"))
+            let padding = ZeroPadding2D(padding: (1 - (1 - inputSize.0 % 2), 1, 1 - (1 - inputSize.1 % 2), 1), name: prefix + "pad")
+            layers.append(padding)
+            self.padding = padding
+        } else {
+            padding = nil
         }
-        layers += [DepthwiseConv2D(strides: (stride, stride), padding: stride == 1 ? .same : .valid, useBias: false, name: prefix + "depthwise"),
-                   bn("depthwise_BN"), ReLU(maxValue: 6, name: prefix + "depthwise_relu"),
-                   Conv2D(out, kernelSize: (1, 1), padding: .same, useBias: false, name: prefix + "project"), bn("project_BN")]
+        depthwise = (DepthwiseConv2D(strides: (stride, stride), padding: stride == 1 ? .same : .valid, useBias: false, name: prefix + "depthwise"),
+                     bn("depthwise_BN"))
+        project = (Conv2D(out, kernelSize: (1, 1), padding: .same, useBias: false, name: prefix + "project"), bn("project_BN"))
+        layers += [depthwise.convolution, depthwise.normalization, ReLU(maxValue: 6, name: prefix + "depthwise_relu"),
+                   project.convolution, project.normalization]
         self.layers = layers
         residual = inputChannels == out && stride == 1
     }
@@ -48,8 +63,24 @@ final class InvertedResidual: Layer {
     func outputShape(for inputShape: [Int]) throws(LayerError) -> [Int] { try outputShapeInOrder(layers, for: inputShape) }
 
     func callAsFunction(_ input: Traced, context: inout LayerContext) -> Traced {
+        if let y = fusedInference(input.value, context: context) { return Traced(y) }
         let x = applyInOrder(layers, input, &context)
         return residual ? input + x : x
+    }
+
+    /// In inference (moving statistics, nothing recorded), the whole block as one kernel with the
+    /// normalizations folded into the convolutions: the expanded activation never reaches main
+    /// memory. Nil when fusion is off or the kernel does not cover this block's shapes.
+    private func fusedInference(_ x: Tensor, context: LayerContext) -> Tensor? {
+        guard context.fusesLayers, !context.training, context.tape == nil, depthwise.normalization.gamma != nil else { return nil }
+        let samePadding = padding.map {
+            depthwise.convolution.absorbingZeroPadding($0.padding, inputShape: Array(x.shape.dropFirst())) != nil
+        } ?? (depthwise.convolution.padding == .same)
+        guard samePadding else { return nil }
+        return fusedInvertedResidual(x, expand: expand.map { $0.convolution.folded(with: $0.normalization) },
+                                     depthwise: depthwise.convolution.folded(with: depthwise.normalization),
+                                     strides: depthwise.convolution.strides,
+                                     project: project.convolution.folded(with: project.normalization), residual: residual)
     }
 }
 
