@@ -129,6 +129,7 @@ def main():
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--pinpoint", default=os.path.join(ROOT, ".build/release/pinpoint"))
     parser.add_argument("--no-write", action="store_true", help="print the table, leave Docs/Performance.md alone")
+    parser.add_argument("--only", metavar="TEXT", help="run only the cases whose label contains TEXT (implies --no-write)")
     parser.add_argument("--tf", nargs=4, metavar=("MODEL", "MODE", "IMG", "VARIANT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.tf:
@@ -137,10 +138,13 @@ def main():
         return
     if not os.access(args.pinpoint, os.X_OK):
         raise SystemExit(f"{args.pinpoint}: not built (swift build -c release --product pinpoint)")
-    results = {label: {"tf": [], "pinpoint": [], "tf_rss": [], "pinpoint_rss": [], "tf_variant": []} for label, *_ in CASES}
+    cases = [c for c in CASES if args.only is None or args.only in c[0]]
+    if not cases:
+        raise SystemExit(f"--only {args.only!r}: no case label contains it ({'; '.join(c[0] for c in CASES)})")
+    results = {label: {"tf": [], "pinpoint": [], "tf_rss": [], "pinpoint_rss": [], "tf_variant": []} for label, *_ in cases}
     version = "?"
     for round_index in range(args.rounds):
-        for label, model, mode, img in CASES:
+        for label, model, mode, img in cases:
             best = None
             for variant in VARIANTS[mode]:
                 r = run_tensorflow(model, mode, img, variant, args.steps)
@@ -159,7 +163,7 @@ def main():
 
     rows = ["| case | TensorFlow images/s | Pinpoint images/s | Pinpoint / TensorFlow | peak RSS TF / Pinpoint (MiB) |",
             "| --- | --- | --- | --- | --- |"]
-    for label, *_ in CASES:
+    for label, *_ in cases:
         e = results[label]
         tf_rate, pp_rate = statistics.median(e["tf"]), statistics.median(e["pinpoint"])
         variants = "/".join(sorted(set(e["tf_variant"])))
@@ -179,7 +183,7 @@ def main():
         "<!-- comparison:end -->",
     ])
     print(section)
-    if not args.no_write:
+    if not args.no_write and args.only is None:
         path = os.path.join(ROOT, "Docs/Performance.md")
         text = open(path).read()
         pattern = re.compile(r"<!-- comparison:begin.*?<!-- comparison:end -->", re.S)

@@ -79,11 +79,17 @@ public func depthwiseConv2DBackpropInput(_ outputGradient: Tensor, kernel: Tenso
                                          padding: Padding = .valid, dilation: (Int, Int) = (1, 1)) -> Tensor {
     let (g, m) = depthwiseGeometry(inputShape, kernel.shape, strides, padding, dilation, "depthwiseConv2DBackpropInput")
     let h = g.height, w = g.width, c = g.channels, cm = c * m
-    KernelCounters.add(multiplyAdds: g.batch * h.output * w.output * cm * h.window * w.window)
     if outputGradient.shape != g.outputShape(channels: cm) {
         trap(.mismatch(operation: "depthwiseConv2DBackpropInput", expected: g.outputShape(channels: cm), got: outputGradient.shape,
                        detail: "output gradient"))
     }
+    // At stride 1 with SAME padding and an odd window, the input gradient is the forward
+    // convolution of the output gradient with the kernel rotated 180 degrees (the padding is its
+    // own mirror): a gather through the vectorized forward kernel instead of a scatter.
+    if m == 1 && c % 16 == 0 && strides == (1, 1) && dilation == (1, 1) && padding == .same && h.window % 2 == 1 && w.window % 2 == 1 {
+        return depthwiseConv2D(outputGradient, kernel: rotatedHalfTurn(kernel), padding: .same)
+    }
+    KernelCounters.add(multiplyAdds: g.batch * h.output * w.output * cm * h.window * w.window)
     let dy = outputGradient.contiguous(), k = kernel.contiguous()
     let grad = dy.basePointer, taps = k.basePointer
     let imageSize = h.input * w.input * c
@@ -134,6 +140,7 @@ public func depthwiseConv2DBackpropKernel(_ input: Tensor, outputGradient: Tenso
     let src = x.basePointer, grad = dy.basePointer
     let count = elementCount(kernelShape)
     let rows = g.batch * h.output
+    let vectorized = m == 1 && c % 16 == 0 && h.window == 3 && w.window == 3 && dilation == (1, 1)
     return withExtendedLifetime((x, dy)) {
         Tensor(shape: kernelShape) { dk, _ in
             let workers = Swift.max(1, Swift.min(Parallelism.threadCount, rows))
@@ -145,6 +152,11 @@ public func depthwiseConv2DBackpropKernel(_ input: Tensor, outputGradient: Tenso
                     while row < rows {
                         let n = row / h.output, oh = row % h.output
                         let g0 = grad + row * w.output * cm
+                        if vectorized {
+                            depthwiseKernelGradientRow(src + n * h.input * w.input * c, g0, acc, oh: oh, g)
+                            row += total
+                            continue
+                        }
                         for kh in 0..<h.window {
                             let ih = h.start(oh) + kh * h.dilation
                             if ih < 0 || ih >= h.input { continue }
@@ -220,17 +232,20 @@ private func depthwiseRow3x3(_ image: UnsafePointer<Float>, _ taps: UnsafePointe
             let (t6, t7, t8) = (load(t + 6 * c), load(t + 7 * c), load(t + 8 * c))
             for i in 0..<(end - first) {
                 let o = i * step
-                var acc = load(r0 + o) * t0 + load(r0 + o + c) * t1 + load(r0 + o + 2 * c) * t2
-                acc += load(r1 + o) * t3 + load(r1 + o + c) * t4 + load(r1 + o + 2 * c) * t5
-                acc += load(r2 + o) * t6 + load(r2 + o + c) * t7 + load(r2 + o + 2 * c) * t8
+                // Tap by tap, in the per-pixel loop's order: the same sums, bit for bit.
+                var acc = load(r0 + o) * t0
+                acc += load(r0 + o + c) * t1; acc += load(r0 + o + 2 * c) * t2
+                acc += load(r1 + o) * t3; acc += load(r1 + o + c) * t4; acc += load(r1 + o + 2 * c) * t5
+                acc += load(r2 + o) * t6; acc += load(r2 + o + c) * t7; acc += load(r2 + o + 2 * c) * t8
                 UnsafeMutableRawPointer(y).storeBytes(of: acc, as: V.self)
                 y += c
             }
         } else {
             for i in 0..<(end - first) {
                 let o = i * step
-                var acc = load(r0 + o) * t0 + load(r0 + o + c) * t1 + load(r0 + o + 2 * c) * t2
-                acc += load(r1 + o) * t3 + load(r1 + o + c) * t4 + load(r1 + o + 2 * c) * t5
+                var acc = load(r0 + o) * t0
+                acc += load(r0 + o + c) * t1; acc += load(r0 + o + 2 * c) * t2
+                acc += load(r1 + o) * t3; acc += load(r1 + o + c) * t4; acc += load(r1 + o + 2 * c) * t5
                 UnsafeMutableRawPointer(y).storeBytes(of: acc, as: V.self)
                 y += c
             }
@@ -263,5 +278,80 @@ private func depthwisePixel(_ image: UnsafePointer<Float>, _ taps: UnsafePointer
         }
         UnsafeMutableRawPointer(y + group).storeBytes(of: acc, as: SIMD16<Float>.self)
         group += 16
+    }
+}
+
+/// The depthwise kernel [KH, KW, C, M] turned by 180 degrees in its spatial axes.
+private func rotatedHalfTurn(_ kernel: Tensor) -> Tensor {
+    let k = kernel.contiguous()
+    let (kh, kw) = (k.shape[0], k.shape[1]), taps = k.shape[2] * k.shape[3]
+    return withExtendedLifetime(k) {
+        Tensor(shape: k.shape) { out, _ in
+            for a in 0..<kh {
+                for b in 0..<kw {
+                    (out + (a * kw + b) * taps).initialize(from: k.basePointer + ((kh - 1 - a) * kw + (kw - 1 - b)) * taps, count: taps)
+                }
+            }
+        }
+    }
+}
+
+/// Adds output row `oh`'s contribution to the gradient of a 3x3 kernel (multiplier 1, channels
+/// in multiples of 16, undilated): dk[kh, kw, c] += x[ih, iw, c] * dy[oh, ow, c]. The row's
+/// interior columns accumulate the nine taps in registers per 16-channel group and add them to
+/// `dk` once; edge pixels take a per-tap loop.
+private func depthwiseKernelGradientRow(_ image: UnsafePointer<Float>, _ dyRow: UnsafePointer<Float>, _ dk: UnsafeMutablePointer<Float>,
+                                        oh: Int, _ g: WindowGeometry) {
+    typealias V = SIMD16<Float>
+    let h = g.height, w = g.width, c = g.channels
+    let top = h.start(oh)
+    let firstRow = Swift.max(0, -top), lastRow = Swift.min(3, h.input - top)
+    let rowCount = lastRow - firstRow
+    let first = (w.padBefore + w.stride - 1) / w.stride
+    let end = rowCount < 2 ? first
+        : Swift.max(first, Swift.min(w.output, w.input - 3 + w.padBefore >= 0 ? (w.input - 3 + w.padBefore) / w.stride + 1 : 0))
+    let rowStride = w.input * c, step = w.stride * c
+    func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
+    func add(_ p: UnsafeMutablePointer<Float>, _ v: V) { UnsafeMutableRawPointer(p).storeBytes(of: load(p) + v, as: V.self) }
+    if end > first {
+        for group in stride(from: 0, to: c, by: 16) {
+            let r0 = image + (top + firstRow) * rowStride + group + (first * w.stride - w.padBefore) * c
+            let r1 = r0 + rowStride, r2 = r1 + rowStride
+            var (a0, a1, a2, a3, a4, a5, a6, a7, a8) = (V(), V(), V(), V(), V(), V(), V(), V(), V())
+            var y = dyRow + first * c + group
+            if rowCount == 3 {
+                for i in 0..<(end - first) {
+                    let o = i * step, d = load(y)
+                    a0 += load(r0 + o) * d; a1 += load(r0 + o + c) * d; a2 += load(r0 + o + 2 * c) * d
+                    a3 += load(r1 + o) * d; a4 += load(r1 + o + c) * d; a5 += load(r1 + o + 2 * c) * d
+                    a6 += load(r2 + o) * d; a7 += load(r2 + o + c) * d; a8 += load(r2 + o + 2 * c) * d
+                    y += c
+                }
+            } else {
+                for i in 0..<(end - first) {
+                    let o = i * step, d = load(y)
+                    a0 += load(r0 + o) * d; a1 += load(r0 + o + c) * d; a2 += load(r0 + o + 2 * c) * d
+                    a3 += load(r1 + o) * d; a4 += load(r1 + o + c) * d; a5 += load(r1 + o + 2 * c) * d
+                    y += c
+                }
+            }
+            let t = dk + firstRow * 3 * c + group
+            add(t, a0); add(t + c, a1); add(t + 2 * c, a2)
+            add(t + 3 * c, a3); add(t + 4 * c, a4); add(t + 5 * c, a5)
+            if rowCount == 3 { add(t + 6 * c, a6); add(t + 7 * c, a7); add(t + 8 * c, a8) }
+        }
+    }
+    // Edge columns (and rows with fewer than two kernel rows inside): tap by tap.
+    for ow in 0..<w.output where ow < first || ow >= end {
+        let d = dyRow + ow * c
+        for kh in firstRow..<Swift.max(firstRow, lastRow) {
+            let inputRow = image + (top + kh) * rowStride
+            for kw in 0..<3 {
+                let iw = w.start(ow) + kw
+                if iw < 0 || iw >= w.input { continue }
+                let x = inputRow + iw * c, tap = dk + (kh * 3 + kw) * c
+                for group in stride(from: 0, to: c, by: 16) { add(tap + group, load(x + group) * load(d + group)) }
+            }
+        }
     }
 }
