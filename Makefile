@@ -1,7 +1,8 @@
 # Pinpoint's entry points. `make demo` runs the main job, `make test` the whole suite; both first
 # install the system libraries they need (see Scripts/install-dependencies.sh).
 SWIFT ?= swift
-RELEASE := -c release
+# Release builds let the compiler use this machine's vector units (Scripts/swift-cpu-flags.sh).
+RELEASE := -c release $(shell sh Scripts/swift-cpu-flags.sh)
 
 .PHONY: demo test bench deps build clean
 
