@@ -10,7 +10,9 @@ import PinpointTensor
 //   padding: no padded copy of the activation;
 // - in inference (moving statistics, nothing recorded), a convolution followed by
 //   BatchNormalization (and an activation) folds the normalization into its kernel and bias:
-//   one pass instead of three.
+//   one pass instead of three;
+// - in inference, a convolution followed by max pooling is `conv2DMaxPool`: the first layer of
+//   an image model pools its output rows while they are in cache.
 // Names, weights and checkpoints are those of the separate layers; only the passes merge. The
 // profiler shows a fused group as one scope, `conv+bn+relu`. `LayerContext.fusesLayers = false`
 // turns fusion off (the tests compare both).
@@ -113,9 +115,29 @@ func applyFused(_ layers: [Layer], at index: Int, _ x: Traced, _ context: inout 
                 convolution(x, context: &$0, folding: normalization, activation: fused ?? .linear)
             }
         }
+        if let convolution = layer as? Conv2D, index + 1 < layers.count, let pool = layers[index + 1] as? MaxPooling2D,
+           convolution.canPool(context: context) {
+            return scoped(2) { _ in convolution(x, pooledBy: pool) }
+        }
         if let fusing = layer as? ActivationFusing, fusing.acceptsFusedActivation, let fused = activation(at: index + 1) {
             return scoped(2) { fusing(x, context: &$0, fusing: fused) }
         }
     }
     return scoped(1) { layer(x, context: &$0) }
+}
+
+extension Conv2D {
+    /// Whether `self(_:pooledBy:)` applies: inference, nothing recorded, an activation with an
+    /// epilogue form.
+    func canPool(context: LayerContext) -> Bool {
+        !context.training && context.tape == nil && activation.fused != nil && kernel != nil
+    }
+
+    /// The convolution (with its activation), then `pool`, through `conv2DMaxPool`.
+    func callAsFunction(_ input: Traced, pooledBy pool: MaxPooling2D) -> Traced {
+        guard let kernel, let activation = activation.fused else { preconditionFailure("Conv2D '\(name)': canPool was false") }
+        return Traced(conv2DMaxPool(input.value, kernel: kernel.value, strides: strides, padding: padding, dilation: dilation,
+                                    bias: bias?.value, activation: activation, poolSize: pool.poolSize, poolStrides: pool.strides,
+                                    poolPadding: pool.padding))
+    }
 }

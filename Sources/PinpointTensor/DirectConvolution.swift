@@ -15,38 +15,97 @@ func usesDirectConvolution(_ g: Conv2DGeometry) -> Bool {
 /// Beyond this many inputs per output (a 3x3 window on 8 channels) im2col + SGEMM is the faster path.
 let directConvolutionMaximumColumns = 72
 
-func directConv2D(_ x: Tensor, kernel w: Tensor, _ g: Conv2DGeometry, epilogue: BiasActivation) -> Tensor {
+/// The direct convolution, with its epilogue; with `pooling` (a max-pooling window over the
+/// convolution's output), the max-pooled result: each pooled row's convolution rows are computed
+/// into a per-thread buffer and pooled there, so the full-size output never reaches memory.
+func directConv2D(_ x: Tensor, kernel w: Tensor, _ g: Conv2DGeometry, epilogue: BiasActivation, pooling: WindowGeometry? = nil) -> Tensor {
     let h = g.window.height, wd = g.window.width, cin = g.inChannels, cout = g.outChannels
     KernelCounters.add(multiplyAdds: g.batch * g.pixelsPerImage * g.columnCount * cout)
     // The columns the windows cover, from column -padBefore: one row of the padded image.
     let paddedWidth = (wd.output - 1) * wd.stride + wd.window
     let rowLength = paddedWidth * cin
     let inside = Swift.min(wd.input, paddedWidth - wd.padBefore)
+    let outputRows = pooling?.height.output ?? h.output
+    let convolutionRowSize = wd.output * cout
+    /// Convolution output row `oh` of image `n` into `o`, through the padded-rows buffer.
+    func convolutionRow(_ n: Int, _ oh: Int, _ padded: UnsafeMutablePointer<Float>, _ o: UnsafeMutablePointer<Float>) {
+        for kh in 0..<h.window {
+            let ih = h.start(oh) + kh
+            let dst = padded + kh * rowLength
+            if ih < 0 || ih >= h.input {
+                dst.update(repeating: 0, count: rowLength)
+                continue
+            }
+            dst.update(repeating: 0, count: wd.padBefore * cin)
+            (dst + wd.padBefore * cin).update(from: x.basePointer + (n * h.input + ih) * wd.input * cin, count: inside * cin)
+            (dst + (wd.padBefore + inside) * cin).update(repeating: 0, count: rowLength - (wd.padBefore + inside) * cin)
+        }
+        directConvolutionRow(padded, rowLength: rowLength, w.basePointer, o, g)
+        epilogue.apply(o, rows: wd.output, columns: cout)
+    }
+    let shape = pooling.map { $0.outputShape(channels: cout) } ?? g.outputShape
     return withExtendedLifetime((x, w, epilogue.bias)) {
-        Tensor(shape: g.outputShape) { out, _ in
-            parallelChunks(g.batch * h.output, costPerItem: wd.output * g.columnCount * cout) { rows in
-                Workspace.withBuffer(count: h.window * rowLength) { padded in
+        Tensor(shape: shape) { out, _ in
+            parallelChunks(g.batch * outputRows, costPerItem: wd.output * g.columnCount * cout * (pooling?.height.window ?? 1)) { rows in
+                Workspace.withBuffer(count: h.window * rowLength + (pooling?.height.window ?? 0) * convolutionRowSize) { padded in
+                    let pooled = padded + h.window * rowLength
                     for row in rows {
-                        let n = row / h.output, oh = row % h.output
-                        for kh in 0..<h.window {
-                            let ih = h.start(oh) + kh
-                            let dst = padded + kh * rowLength
-                            if ih < 0 || ih >= h.input {
-                                dst.update(repeating: 0, count: rowLength)
-                                continue
-                            }
-                            dst.update(repeating: 0, count: wd.padBefore * cin)
-                            (dst + wd.padBefore * cin).update(from: x.basePointer + (n * h.input + ih) * wd.input * cin, count: inside * cin)
-                            (dst + (wd.padBefore + inside) * cin).update(repeating: 0, count: rowLength - (wd.padBefore + inside) * cin)
+                        let n = row / outputRows, r = row % outputRows
+                        guard let pooling else {
+                            convolutionRow(n, r, padded, out + row * convolutionRowSize)
+                            continue
                         }
-                        let o = out + row * wd.output * cout
-                        directConvolutionRow(padded, rowLength: rowLength, w.basePointer, o, g)
-                        epilogue.apply(o, rows: wd.output, columns: cout)
+                        let convolutionRows = pooling.height.validRange(r)
+                        for (i, oh) in convolutionRows.enumerated() { convolutionRow(n, oh, padded, pooled + i * convolutionRowSize) }
+                        maxPoolRow(pooled, rows: convolutionRows.count, pooling.width, channels: cout,
+                                   into: out + row * pooling.width.output * cout)
                     }
                 }
             }
         }
     }
+}
+
+/// One row of max pooling over `rows` rows of input held contiguously (channels in multiples
+/// of 16): each output pixel takes the maximum over its window's valid cells.
+private func maxPoolRow(_ input: UnsafePointer<Float>, rows: Int, _ w: WindowAxis, channels: Int, into out: UnsafeMutablePointer<Float>) {
+    typealias V = SIMD16<Float>
+    for ow in 0..<w.output {
+        let columns = w.validRange(ow)
+        for group in stride(from: 0, to: channels, by: 16) {
+            var m = UnsafeRawPointer(input + columns.lowerBound * channels + group).loadUnaligned(as: V.self)
+            for r in 0..<rows {
+                for iw in columns {
+                    // A compare and a blend (pointwiseMax goes lane by lane through Float.maximum).
+                    let v = UnsafeRawPointer(input + (r * w.input + iw) * channels + group).loadUnaligned(as: V.self)
+                    m.replace(with: v, where: v .> m)
+                }
+            }
+            UnsafeMutableRawPointer(out + ow * channels + group).storeBytes(of: m, as: V.self)
+        }
+    }
+}
+
+/// `maxPool2D(conv2D(input, ...), ...)`; for a convolution the direct kernel takes (an image
+/// model's first layer), in one pass that pools each group of output rows while it is in cache,
+/// so the convolution's full-size output (four times the pooled one for 2x2 pooling) is never
+/// written. For inference: nothing is kept for a backward pass.
+///
+/// ```swift
+/// let y = conv2DMaxPool(x, kernel: k, padding: .same, bias: b, activation: .relu, poolSize: (2, 2))
+/// ```
+public func conv2DMaxPool(_ input: Tensor, kernel: Tensor, strides: (Int, Int) = (1, 1), padding: Padding = .valid,
+                          dilation: (Int, Int) = (1, 1), bias: Tensor? = nil, activation: FusedActivation = .linear,
+                          poolSize: (Int, Int) = (2, 2), poolStrides: (Int, Int)? = nil, poolPadding: Padding = .valid) -> Tensor {
+    if let g = try? Conv2DGeometry(inputShape: input.shape, kernelShape: kernel.shape, strides: strides, padding: padding, dilation: dilation),
+       usesDirectConvolution(g), !usesWinograd(g),
+       let pooling = try? WindowGeometry(inputShape: g.outputShape, window: poolSize, strides: poolStrides ?? poolSize,
+                                         padding: poolPadding, operation: "conv2DMaxPool") {
+        let epilogue = BiasActivation(bias: bias, activation: activation, channels: g.outChannels, operation: "conv2DMaxPool")
+        return directConv2D(input.contiguous(), kernel: kernel.contiguous(), g, epilogue: epilogue, pooling: pooling)
+    }
+    let y = conv2D(input, kernel: kernel, strides: strides, padding: padding, dilation: dilation, bias: bias, activation: activation)
+    return maxPool2D(y, poolSize: poolSize, strides: poolStrides, padding: poolPadding)
 }
 
 /// One output row from the window's zero-padded input rows (`rowLength` floats apart).
@@ -71,31 +130,36 @@ private func directConvolutionRow(_ padded: UnsafePointer<Float>, rowLength: Int
                 let x = padded + r * rowLength + ow * step
                 let k = kernel + r * span * cout + block
                 if pixels == 4 && wide {
-                    for j in 0..<span {
-                        let (w0, w1) = (load(k + j * cout), load(k + j * cout + 16))
-                        let (x0, x1, x2, x3) = (V(repeating: x[j]), V(repeating: x[step + j]), V(repeating: x[2 * step + j]),
-                                                V(repeating: x[3 * step + j]))
-                        a0 += x0 * w0; b0 += x0 * w1
-                        a1 += x1 * w0; b1 += x1 * w1
-                        a2 += x2 * w0; b2 += x2 * w1
-                        a3 += x3 * w0; b3 += x3 * w1
+                    // Walking pointers: index arithmetic here costs overflow checks in the hot loop.
+                    var (xp, kp) = (x, k)
+                    let end = x + span
+                    while xp < end {
+                        let (w0, w1) = (load(kp), load(kp + 16))
+                        let (x0, x1, x2, x3) = (V(repeating: xp.pointee), V(repeating: (xp + step).pointee),
+                                                V(repeating: (xp + 2 * step).pointee), V(repeating: (xp + 3 * step).pointee))
+                        a0.addProduct(x0, w0); b0.addProduct(x0, w1)
+                        a1.addProduct(x1, w0); b1.addProduct(x1, w1)
+                        a2.addProduct(x2, w0); b2.addProduct(x2, w1)
+                        a3.addProduct(x3, w0); b3.addProduct(x3, w1)
+                        xp += 1
+                        kp += cout
                     }
                 } else if pixels == 4 {
                     for j in 0..<span {
                         let w0 = load(k + j * cout)
-                        a0 += V(repeating: x[j]) * w0
-                        a1 += V(repeating: x[step + j]) * w0
-                        a2 += V(repeating: x[2 * step + j]) * w0
-                        a3 += V(repeating: x[3 * step + j]) * w0
+                        a0.addProduct(V(repeating: x[j]), w0)
+                        a1.addProduct(V(repeating: x[step + j]), w0)
+                        a2.addProduct(V(repeating: x[2 * step + j]), w0)
+                        a3.addProduct(V(repeating: x[3 * step + j]), w0)
                     }
                 } else {
                     // The row's last pixels, one at a time.
                     for j in 0..<span {
                         let w0 = load(k + j * cout), w1 = wide ? load(k + j * cout + 16) : V()
                         let x0 = V(repeating: x[j])
-                        a0 += x0 * w0; b0 += x0 * w1
-                        if pixels > 1 { let x1 = V(repeating: x[step + j]); a1 += x1 * w0; b1 += x1 * w1 }
-                        if pixels > 2 { let x2 = V(repeating: x[2 * step + j]); a2 += x2 * w0; b2 += x2 * w1 }
+                        a0.addProduct(x0, w0); b0.addProduct(x0, w1)
+                        if pixels > 1 { let x1 = V(repeating: x[step + j]); a1.addProduct(x1, w0); b1.addProduct(x1, w1) }
+                        if pixels > 2 { let x2 = V(repeating: x[2 * step + j]); a2.addProduct(x2, w0); b2.addProduct(x2, w1) }
                     }
                 }
             }
