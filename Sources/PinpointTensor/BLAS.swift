@@ -107,6 +107,10 @@ func parallelSGEMM(
     _ a: GEMMOperand, _ b: GEMMOperand, _ c: UnsafeMutablePointer<Float>,
     m: Int, n: Int, k: Int, ldc: Int, alpha: Float = 1, beta: Float = 0
 ) {
+    if usesStreamingGEMM(a, b, m: m, n: n, k: k, alpha: alpha, beta: beta) {
+        streamingSGEMM(a, b, c, m: m, n: n, k: k, ldc: ldc)
+        return
+    }
     let threads = Parallelism.threadCount
     let work = Double(m) * Double(n) * Double(k)
     let splitRows = m >= n

@@ -1,0 +1,90 @@
+// C = A B for a few rows of A against a large B read once: the tutorial CNN's Dense layer, a
+// batch of 40 flattened 50176-value feature maps against a 50176 x 1024 kernel (205 MB). OpenBLAS
+// packs every panel of B before multiplying, so B crosses memory about three times (29 ms for a
+// product whose floor, one read of B, is 9 ms here). This kernel reads B in place, a block of its
+// rows at a time, while every row of A is multiplied against the block from L1.
+
+/// Whether `streamingSGEMM` takes C = A B: A plain with few rows, B plain and tall, C's columns a
+/// whole number of the kernel's 64-column blocks.
+func usesStreamingGEMM(_ a: GEMMOperand, _ b: GEMMOperand, m: Int, n: Int, k: Int, alpha: Float, beta: Float) -> Bool {
+    !a.transposed && !b.transposed && alpha == 1 && beta == 0 && m <= streamingGEMMMaximumRows && n % 64 == 0
+        && k >= streamingGEMMMinimumDepth
+}
+
+/// Up to this many rows of A the product is bound by reading B (OpenBLAS wins beyond).
+let streamingGEMMMaximumRows = 64
+/// Below this depth B is small enough for OpenBLAS's packing not to matter.
+let streamingGEMMMinimumDepth = 4096
+
+/// C[m, n] = A[m, k] B[k, n] (row-major, C with leading dimension ldc), threads splitting the
+/// depth k, so each reads its own contiguous rows of B front to back. Each thread walks its rows
+/// `depth` at a time (a block of B that stays in L2); for each block, four rows of A by 64
+/// columns accumulate in sixteen registers and are added to the thread's C (in L2). The threads'
+/// partial products are summed at the end.
+func streamingSGEMM(_ a: GEMMOperand, _ b: GEMMOperand, _ c: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int, ldc: Int) {
+    KernelCounters.add(multiplyAdds: m * n * k)
+    let depth = 32
+    let workers = Swift.max(1, Swift.min(Parallelism.threadCount, k / depth))
+    Workspace.withBuffer(count: (workers - 1) * m * n) { partials in
+        forEachWorker(limit: workers) { worker, total in
+            // Worker 0 accumulates into C itself, the others into their own m x n buffers.
+            let (out, ldo) = worker == 0 ? (c, ldc) : (partials + (worker - 1) * m * n, n)
+            for i in 0..<m { (out + i * ldo).update(repeating: 0, count: n) }
+            var k0 = k * worker / total
+            let k1 = k * (worker + 1) / total
+            while k0 < k1 {
+                let rows = Swift.min(depth, k1 - k0)
+                for j in stride(from: 0, to: n, by: 64) {
+                    var i = 0
+                    while i < m {
+                        let count = Swift.min(4, m - i)
+                        accumulateStreamingBlock(a.pointer + i * a.leadingDimension + k0, lda: a.leadingDimension, rowsOfA: count,
+                                                 b.pointer + k0 * b.leadingDimension + j, ldb: b.leadingDimension, depth: rows,
+                                                 out + i * ldo + j, ldc: ldo)
+                        i += count
+                    }
+                }
+                k0 += rows
+            }
+        }
+        for worker in 1..<workers {
+            let p = partials + (worker - 1) * m * n
+            for i in 0..<m {
+                let row = c + i * ldc, q = p + i * n
+                for j in 0..<n { row[j] += q[j] }
+            }
+        }
+    }
+}
+
+/// C[r, 0..<64] += sum over d < depth of A[r, d] B[d, 0..<64], for `rowsOfA` (1 to 4) rows.
+@inline(__always)
+private func accumulateStreamingBlock(_ a: UnsafePointer<Float>, lda: Int, rowsOfA: Int, _ b: UnsafePointer<Float>, ldb: Int, depth: Int,
+                                      _ c: UnsafeMutablePointer<Float>, ldc: Int) {
+    typealias V = SIMD16<Float>
+    func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
+    func add(_ p: UnsafeMutablePointer<Float>, _ v: V) { UnsafeMutableRawPointer(p).storeBytes(of: load(p) + v, as: V.self) }
+    // Rows past rowsOfA read row 0 again and are not stored: one loop body for every count.
+    let a0 = a, a1 = rowsOfA > 1 ? a + lda : a, a2 = rowsOfA > 2 ? a + 2 * lda : a, a3 = rowsOfA > 3 ? a + 3 * lda : a
+    var (c00, c01, c02, c03) = (V(), V(), V(), V())
+    var (c10, c11, c12, c13) = (V(), V(), V(), V())
+    var (c20, c21, c22, c23) = (V(), V(), V(), V())
+    var (c30, c31, c32, c33) = (V(), V(), V(), V())
+    // Walking pointers: indexing here would cost overflow checks in the hot loop.
+    var (bp, p0, p1, p2, p3) = (b, a0, a1, a2, a3)
+    let end = a0 + depth
+    while p0 < end {
+        let (b0, b1, b2, b3) = (load(bp), load(bp + 16), load(bp + 32), load(bp + 48))
+        let x0 = V(repeating: p0.pointee), x1 = V(repeating: p1.pointee), x2 = V(repeating: p2.pointee), x3 = V(repeating: p3.pointee)
+        c00.addProduct(x0, b0); c01.addProduct(x0, b1); c02.addProduct(x0, b2); c03.addProduct(x0, b3)
+        c10.addProduct(x1, b0); c11.addProduct(x1, b1); c12.addProduct(x1, b2); c13.addProduct(x1, b3)
+        c20.addProduct(x2, b0); c21.addProduct(x2, b1); c22.addProduct(x2, b2); c23.addProduct(x2, b3)
+        c30.addProduct(x3, b0); c31.addProduct(x3, b1); c32.addProduct(x3, b2); c33.addProduct(x3, b3)
+        bp += ldb
+        p0 += 1; p1 += 1; p2 += 1; p3 += 1
+    }
+    add(c, c00); add(c + 16, c01); add(c + 32, c02); add(c + 48, c03)
+    if rowsOfA > 1 { let r = c + ldc; add(r, c10); add(r + 16, c11); add(r + 32, c12); add(r + 48, c13) }
+    if rowsOfA > 2 { let r = c + 2 * ldc; add(r, c20); add(r + 16, c21); add(r + 32, c22); add(r + 48, c23) }
+    if rowsOfA > 3 { let r = c + 3 * ldc; add(r, c30); add(r + 16, c31); add(r + 32, c32); add(r + 48, c33) }
+}

@@ -1,0 +1,40 @@
+@testable import PinpointTensor
+import XCTest
+
+/// The streaming kernel for a few rows against a tall B (a Dense layer's forward pass) against
+/// OpenBLAS, with row counts that leave a partial group of four, depths that leave a partial
+/// block and split unevenly across threads, and a C wider than the product (ldc > n).
+final class StreamingGEMMTests: XCTestCase {
+    func testTheStreamingKernelMatchesOpenBLAS() {
+        var rng = SeededGenerator(seed: 21)
+        for (m, n, k) in [(1, 64, 4096), (3, 128, 4099), (6, 64, 5000), (9, 192, 4133)] {
+            let a = Tensor.uniform([m, k], low: -1, high: 1, using: &rng), b = Tensor.uniform([k, n], low: -1, high: 1, using: &rng)
+            let ldc = n + 16
+            let aOperand = GEMMOperand(pointer: a.basePointer, transposed: false, leadingDimension: k)
+            let bOperand = GEMMOperand(pointer: b.basePointer, transposed: false, leadingDimension: n)
+            XCTAssertTrue(usesStreamingGEMM(aOperand, bOperand, m: m, n: n, k: k, alpha: 1, beta: 0))
+            var streamed = [Float](repeating: .nan, count: m * ldc), reference = streamed
+            streamed.withUnsafeMutableBufferPointer { streamingSGEMM(aOperand, bOperand, $0.baseAddress!, m: m, n: n, k: k, ldc: ldc) }
+            reference.withUnsafeMutableBufferPointer { sgemm(aOperand, bOperand, $0.baseAddress!, m: m, n: n, k: k, ldc: ldc) }
+            for i in 0..<m {
+                for j in 0..<n {
+                    XCTAssertEqual(streamed[i * ldc + j], reference[i * ldc + j], accuracy: 1e-3, "\(m)x\(n)x\(k) at [\(i), \(j)]")
+                }
+                XCTAssertTrue(streamed[(i * ldc + n)..<((i + 1) * ldc)].allSatisfy(\.isNaN), "columns past n are left alone")
+            }
+            withExtendedLifetime((a, b)) {}
+        }
+    }
+
+    func testOtherShapesGoToOpenBLAS() {
+        let storage = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+        defer { storage.deallocate() }
+        let p = GEMMOperand(pointer: storage, transposed: false, leadingDimension: 1)
+        let t = GEMMOperand(pointer: storage, transposed: true, leadingDimension: 1)
+        XCTAssertFalse(usesStreamingGEMM(p, p, m: 65, n: 64, k: 8192, alpha: 1, beta: 0), "too many rows")
+        XCTAssertFalse(usesStreamingGEMM(p, p, m: 40, n: 96, k: 8192, alpha: 1, beta: 0), "columns not in 64-blocks")
+        XCTAssertFalse(usesStreamingGEMM(p, p, m: 40, n: 64, k: 1024, alpha: 1, beta: 0), "shallow")
+        XCTAssertFalse(usesStreamingGEMM(p, t, m: 40, n: 64, k: 8192, alpha: 1, beta: 0), "transposed B")
+        XCTAssertFalse(usesStreamingGEMM(p, p, m: 40, n: 64, k: 8192, alpha: 1, beta: 1), "accumulating into C")
+    }
+}
