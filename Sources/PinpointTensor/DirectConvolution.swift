@@ -86,10 +86,11 @@ private func maxPoolRow(_ input: UnsafePointer<Float>, rows: Int, _ w: WindowAxi
     }
 }
 
-/// `maxPool2D(conv2D(input, ...), ...)`; for a convolution the direct kernel takes (an image
-/// model's first layer), in one pass that pools each group of output rows while it is in cache,
-/// so the convolution's full-size output (four times the pooled one for 2x2 pooling) is never
-/// written. For inference: nothing is kept for a backward pass.
+/// `maxPool2D(conv2D(input, ...), ...)`. For a convolution the direct kernel takes (an image
+/// model's first layer), in one pass that pools each group of output rows while it is in cache;
+/// for a Winograd convolution with 2x2 pooling, as each 2x2 output tile is transformed. Either
+/// way the convolution's full-size output (four times the pooled one) is never written. For
+/// inference: nothing is kept for a backward pass.
 ///
 /// ```swift
 /// let y = conv2DMaxPool(x, kernel: k, padding: .same, bias: b, activation: .relu, poolSize: (2, 2))
@@ -98,11 +99,18 @@ public func conv2DMaxPool(_ input: Tensor, kernel: Tensor, strides: (Int, Int) =
                           dilation: (Int, Int) = (1, 1), bias: Tensor? = nil, activation: FusedActivation = .linear,
                           poolSize: (Int, Int) = (2, 2), poolStrides: (Int, Int)? = nil, poolPadding: Padding = .valid) -> Tensor {
     if let g = try? Conv2DGeometry(inputShape: input.shape, kernelShape: kernel.shape, strides: strides, padding: padding, dilation: dilation),
-       usesDirectConvolution(g), !usesWinograd(g),
        let pooling = try? WindowGeometry(inputShape: g.outputShape, window: poolSize, strides: poolStrides ?? poolSize,
                                          padding: poolPadding, operation: "conv2DMaxPool") {
         let epilogue = BiasActivation(bias: bias, activation: activation, channels: g.outChannels, operation: "conv2DMaxPool")
-        return directConv2D(input.contiguous(), kernel: kernel.contiguous(), g, epilogue: epilogue, pooling: pooling)
+        // Winograd's 2x2 output tiles are 2x2 pooling windows when both start at the top left; the
+        // pooled maximum then takes the epilogue, which commutes with it for these activations.
+        if usesWinograd(g), poolSize == (2, 2), poolStrides ?? poolSize == (2, 2), pooling.height.padBefore == 0,
+           pooling.width.padBefore == 0, [.linear, .relu, .relu6].contains(activation) {
+            return winogradConv2D(input, kernel: kernel, g, epilogue: epilogue, pooled: (pooling.height.output, pooling.width.output))
+        }
+        if usesDirectConvolution(g) {
+            return directConv2D(input.contiguous(), kernel: kernel.contiguous(), g, epilogue: epilogue, pooling: pooling)
+        }
     }
     let y = conv2D(input, kernel: kernel, strides: strides, padding: padding, dilation: dilation, bias: bias, activation: activation)
     return maxPool2D(y, poolSize: poolSize, strides: poolStrides, padding: poolPadding)

@@ -63,8 +63,14 @@ private func winogradKernel(_ kernel: Tensor, forInputGradient: Bool) -> Tensor 
 /// out[n, oh, ow, o] = sum over kh, kw, i of x[n, oh - padTop + kh, ow - padLeft + kw, i] * g[kh, kw, i, o]
 /// (zero outside x), for an output of outHeight x outWidth, then the epilogue; `v` from
 /// `winogradKernel`.
+///
+/// With `pooled`, the result is that output max-pooled by 2x2 windows at stride 2 starting at the
+/// top left (`pooledHeight` x `pooledWidth` of them; a window cut by the edge takes its valid
+/// cells): each 2x2 output tile is one window, so the maximum is taken as the tile is
+/// transformed and the full-size output is never written. The epilogue then applies to the
+/// pooled values, which is the same for a non-decreasing activation.
 private func winogradConvolution(_ input: Tensor, transformedKernel v: Tensor, padTop: Int, padLeft: Int, outHeight: Int, outWidth: Int,
-                                 epilogue: BiasActivation) -> Tensor {
+                                 epilogue: BiasActivation, pooled: (height: Int, width: Int)? = nil) -> Tensor {
     let x = input.contiguous()
     let (batch, height, width, cin) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
     let cout = v.shape[2]
@@ -76,7 +82,7 @@ private func winogradConvolution(_ input: Tensor, transformedKernel v: Tensor, p
     KernelCounters.add(multiplyAdds: batch * outHeight * outWidth * 9 * cin * cout)
     let src = x.basePointer, kernel = v.basePointer
     return withExtendedLifetime((x, v, epilogue.bias)) {
-        Tensor(shape: [batch, outHeight, outWidth, cout]) { out, _ in
+        Tensor(shape: [batch, pooled?.height ?? outHeight, pooled?.width ?? outWidth, cout]) { out, _ in
             forEachWorker(limit: blocks) { worker, workers in
                 Workspace.withBuffer(count: 16 * maxTiles * (cin + cout) + cin) { scratch in
                     let u = scratch, m = scratch + 16 * maxTiles * cin
@@ -98,6 +104,21 @@ private func winogradConvolution(_ input: Tensor, transformedKernel v: Tensor, p
                             sgemm(GEMMOperand(pointer: u + k * maxTiles * cin, transposed: false, leadingDimension: cin),
                                   GEMMOperand(pointer: kernel + k * cin * cout, transposed: false, leadingDimension: cout),
                                   m + k * maxTiles * cout, m: tiles, n: cout, k: cin, ldc: cout, counted: false)
+                        }
+                        if let pooled {
+                            let rows = Swift.max(0, Swift.min(tileRows, pooled.height - firstTileRow))
+                            for tr in 0..<rows {
+                                for tc in 0..<Swift.min(tilesWide, pooled.width) {
+                                    let oh = (firstTileRow + tr) * 2, ow = tc * 2
+                                    let y = out + ((n * pooled.height + firstTileRow + tr) * pooled.width + tc) * cout
+                                    outputTransformMaximum(m + (tr * tilesWide + tc) * cout, stride: maxTiles * cout, cout, y,
+                                                           rows: Swift.min(2, outHeight - oh), columns: Swift.min(2, outWidth - ow))
+                                }
+                            }
+                            epilogue.apply(out + (n * pooled.height + firstTileRow) * pooled.width * cout, rows: rows * pooled.width,
+                                           columns: cout)
+                            block += workers
+                            continue
                         }
                         // Output transform, vectorized over channels; edge tiles drop what falls outside.
                         for tr in 0..<tileRows {
@@ -215,6 +236,43 @@ private func outputTransform(_ m: UnsafePointer<Float>, stride: Int, _ channels:
     var ch = 0
     while ch + 16 <= channels { run(SIMD16<Float>.self, ch); ch += 16 }
     while ch < channels { run(SIMD4<Float>.self, ch); ch += 4 }  // channels % 4 == 0 (usesWinograd)
+}
+
+/// The maximum of one tile's valid outputs (Y = A^T M A, `rows` x `columns` of its 2x2), all
+/// channels, stored at `y`. Written for SIMD16 and Float separately: through a generic SIMD
+/// helper, as the plain transform is, the compare-and-blend stayed generic and ran lane by lane.
+@inline(__always)
+private func outputTransformMaximum(_ m: UnsafePointer<Float>, stride: Int, _ channels: Int, _ y: UnsafeMutablePointer<Float>,
+                                    rows: Int, columns: Int) {
+    typealias V = SIMD16<Float>
+    var ch = 0
+    while ch + 16 <= channels {
+        func load(_ k: Int) -> V { UnsafeRawPointer(m + k * stride + ch).loadUnaligned(as: V.self) }
+        let (m0, m1, m2, m3) = (load(0), load(1), load(2), load(3))
+        let (m4, m5, m6, m7) = (load(4), load(5), load(6), load(7))
+        let (m8, m9, m10, m11) = (load(8), load(9), load(10), load(11))
+        let (m12, m13, m14, m15) = (load(12), load(13), load(14), load(15))
+        let s0 = m0 + m4 + m8, s1 = m1 + m5 + m9, s2 = m2 + m6 + m10, s3 = m3 + m7 + m11
+        let s4 = m4 - m8 - m12, s5 = m5 - m9 - m13, s6 = m6 - m10 - m14, s7 = m7 - m11 - m15
+        // In window order (row, then column), as max pooling compares them.
+        var best = s0 + s1 + s2
+        if columns > 1 { let v = s1 - s2 - s3; best.replace(with: v, where: v .> best) }
+        if rows > 1 { let v = s4 + s5 + s6; best.replace(with: v, where: v .> best) }
+        if rows > 1 && columns > 1 { let v = s5 - s6 - s7; best.replace(with: v, where: v .> best) }
+        UnsafeMutableRawPointer(y + ch).storeBytes(of: best, as: V.self)
+        ch += 16
+    }
+    while ch < channels {
+        func at(_ k: Int) -> Float { m[k * stride + ch] }
+        let s0 = at(0) + at(4) + at(8), s1 = at(1) + at(5) + at(9), s2 = at(2) + at(6) + at(10), s3 = at(3) + at(7) + at(11)
+        let s4 = at(4) - at(8) - at(12), s5 = at(5) - at(9) - at(13), s6 = at(6) - at(10) - at(14), s7 = at(7) - at(11) - at(15)
+        var best = s0 + s1 + s2
+        if columns > 1 { let v = s1 - s2 - s3; if v > best { best = v } }
+        if rows > 1 { let v = s4 + s5 + s6; if v > best { best = v } }
+        if rows > 1 && columns > 1 { let v = s5 - s6 - s7; if v > best { best = v } }
+        y[ch] = best
+        ch += 1
+    }
 }
 
 /// Ŷ = A dY A^T for one tile, all channels: the 2x2 output gradient (nil pointers outside the
@@ -337,10 +395,11 @@ func usesWinograd(_ g: Conv2DGeometry) -> Bool {
 }
 
 /// `conv2D` through Winograd F(2x2, 3x3); requires `usesWinograd(g)`.
-func winogradConv2D(_ input: Tensor, kernel: Tensor, _ g: Conv2DGeometry, epilogue: BiasActivation) -> Tensor {
+func winogradConv2D(_ input: Tensor, kernel: Tensor, _ g: Conv2DGeometry, epilogue: BiasActivation,
+                    pooled: (height: Int, width: Int)? = nil) -> Tensor {
     winogradConvolution(input, transformedKernel: winogradKernel(kernel, forInputGradient: false), padTop: g.window.height.padBefore,
                         padLeft: g.window.width.padBefore, outHeight: g.window.height.output, outWidth: g.window.width.output,
-                        epilogue: epilogue)
+                        epilogue: epilogue, pooled: pooled)
 }
 
 /// `conv2DBackpropInput` through Winograd: the output gradient convolved with the kernel rotated

@@ -60,8 +60,9 @@ final class DirectConvolutionTests: XCTestCase {
     }
 }
 
-/// `conv2DMaxPool` against the two operations run one after the other, on the direct path
-/// (pooling inside the kernel) and on a layer too wide for it (the plain sequence).
+/// `conv2DMaxPool` against the two operations run one after the other: on the direct path
+/// (pooling inside the kernel), on the Winograd path (pooling each output tile, then the
+/// activation) and, for 3x3 pooling or a sigmoid there, the plain sequence. Bit for bit.
 final class ConvolutionPoolingTests: XCTestCase {
     func testConvolutionThenPoolingEqualsTheTwoOperations() throws {
         var rng = SeededGenerator(seed: 9)
@@ -69,21 +70,21 @@ final class ConvolutionPoolingTests: XCTestCase {
         for (inChannels, outChannels) in [(3, 32), (3, 48), (16, 32)] {
             for (height, width) in [(8, 8), (7, 9)] {
                 for poolPadding in Padding.allCases {
-                    for (poolSize, poolStrides) in [((2, 2), (2, 2)), ((3, 3), (2, 2))] {
+                    for (poolSize, poolStrides) in [((2, 2), (2, 2)), ((3, 3), (2, 2))] { for activation in [FusedActivation.relu, .sigmoid] {
                         let x = Tensor.uniform([3, height, width, inChannels], low: -1, high: 1, using: &rng)
                         let k = Tensor.uniform([3, 3, inChannels, outChannels], low: -1, high: 1, using: &rng)
                         let b = Tensor.uniform([outChannels], low: -1, high: 1, using: &rng)
-                        let fused = conv2DMaxPool(x, kernel: k, padding: .same, bias: b, activation: .relu, poolSize: poolSize,
+                        let fused = conv2DMaxPool(x, kernel: k, padding: .same, bias: b, activation: activation, poolSize: poolSize,
                                                   poolStrides: poolStrides, poolPadding: poolPadding)
-                        let separate = maxPool2D(conv2D(x, kernel: k, padding: .same, bias: b, activation: .relu), poolSize: poolSize,
+                        let separate = maxPool2D(conv2D(x, kernel: k, padding: .same, bias: b, activation: activation), poolSize: poolSize,
                                                  strides: poolStrides, padding: poolPadding)
                         XCTAssertEqual(fused.shape, separate.shape)
-                        XCTAssertEqual(fused.scalars, separate.scalars, "\(inChannels) -> \(outChannels), \(height)x\(width), pool \(poolSize) \(poolPadding)")
+                        XCTAssertEqual(fused.scalars, separate.scalars, "\(inChannels) -> \(outChannels), \(height)x\(width), pool \(poolSize) \(poolPadding), \(activation)")
                         cases += 1
-                    }
+                    } }
                 }
             }
         }
-        XCTAssertEqual(cases, 24)
+        XCTAssertEqual(cases, 48)
     }
 }
