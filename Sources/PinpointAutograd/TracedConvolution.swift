@@ -15,6 +15,29 @@ public func conv2D(_ input: Traced, kernel: Traced, strides: (Int, Int) = (1, 1)
     })
 }
 
+/// `maxPool2D(conv2D(input, ..., bias:, activation:), ...)` on the tape as one operation, with
+/// the same values and gradients as the two. Backward, the activation's derivative and the bias
+/// gradient are taken on the pooled gradient (a quarter of the convolution's output for 2x2
+/// pooling) before it is routed to each window's maximum: the derivative at the cell that takes
+/// the gradient is the derivative at the window's maximum, and every pooled gradient lands in
+/// exactly one cell, so the bias gradient is its sum. The full-size gradient is formed once,
+/// by the routing, instead of being routed and then read and written again by the activation.
+public func conv2DMaxPool(_ input: Traced, kernel: Traced, strides: (Int, Int) = (1, 1), padding: Padding = .valid,
+                          dilation: (Int, Int) = (1, 1), bias: Traced? = nil, activation: FusedActivation = .linear,
+                          poolSize: (Int, Int) = (2, 2), poolStrides: (Int, Int)? = nil, poolPadding: Padding = .valid) -> Traced {
+    let y = conv2D(input.value, kernel: kernel.value, strides: strides, padding: padding, dilation: dilation, bias: bias?.value,
+                   activation: activation)
+    let pooled = maxPool2D(y, poolSize: poolSize, strides: poolStrides, padding: poolPadding)
+    return Traced.record(pooled, inputs: [input, kernel] + (bias.map { [$0] } ?? []), pullback: { g in
+        let (gz, db) = biasActivationBackward(g, output: pooled, activation: activation, biasGradient: bias?.isRecorded ?? false)
+        let dz = maxPool2DBackprop(gz, input: y, output: pooled, poolSize: poolSize, strides: poolStrides, padding: poolPadding)
+        return [input.isRecorded ? conv2DBackpropInput(dz, kernel: kernel.value, inputShape: input.shape, strides: strides, padding: padding,
+                                                       dilation: dilation) : nil,
+                kernel.isRecorded ? conv2DBackpropKernel(input.value, outputGradient: dz, kernelShape: kernel.shape, strides: strides,
+                                                         padding: padding, dilation: dilation) : nil] + (bias.map { _ in [db] } ?? [])
+    })
+}
+
 /// Records a convolution's output `y`, computed with a fused bias and activation: the pullback
 /// takes the gradient through the activation and sums the bias gradient in one pass, then asks
 /// for the input and kernel gradients of the convolution itself only where they are needed.

@@ -11,8 +11,9 @@ import PinpointTensor
 // - in inference (moving statistics, nothing recorded), a convolution followed by
 //   BatchNormalization (and an activation) folds the normalization into its kernel and bias:
 //   one pass instead of three;
-// - in inference, a convolution followed by max pooling is `conv2DMaxPool`: the first layer of
-//   an image model pools its output rows while they are in cache.
+// - a convolution followed by max pooling is `conv2DMaxPool`: in inference the pooling happens
+//   inside the convolution's kernel (the full-size output is never written); in training the
+//   backward pass takes the activation's derivative and the bias gradient on the pooled gradient.
 // Names, weights and checkpoints are those of the separate layers; only the passes merge. The
 // profiler shows a fused group as one scope, `conv+bn+relu`. `LayerContext.fusesLayers = false`
 // turns fusion off (the tests compare both).
@@ -117,7 +118,7 @@ func applyFused(_ layers: [Layer], at index: Int, _ x: Traced, _ context: inout 
         }
         if let convolution = layer as? Conv2D, index + 1 < layers.count, let pool = layers[index + 1] as? MaxPooling2D,
            convolution.canPool(context: context) {
-            return scoped(2) { _ in convolution(x, pooledBy: pool) }
+            return scoped(2) { convolution(x, context: &$0, pooledBy: pool) }
         }
         if let fusing = layer as? ActivationFusing, fusing.acceptsFusedActivation, let fused = activation(at: index + 1) {
             return scoped(2) { fusing(x, context: &$0, fusing: fused) }
@@ -127,17 +128,20 @@ func applyFused(_ layers: [Layer], at index: Int, _ x: Traced, _ context: inout 
 }
 
 extension Conv2D {
-    /// Whether `self(_:pooledBy:)` applies: inference, nothing recorded, an activation with an
-    /// epilogue form.
-    func canPool(context: LayerContext) -> Bool {
-        !context.training && context.tape == nil && activation.fused != nil && kernel != nil
-    }
+    /// Whether `self(_:context:pooledBy:)` applies: an activation with an epilogue form.
+    func canPool(context: LayerContext) -> Bool { activation.fused != nil && kernel != nil }
 
-    /// The convolution (with its activation), then `pool`, through `conv2DMaxPool`.
-    func callAsFunction(_ input: Traced, pooledBy pool: MaxPooling2D) -> Traced {
+    /// The convolution (with its activation), then `pool`, through `conv2DMaxPool`: on the tape
+    /// when one is recording, otherwise the inference kernel that never writes the full-size output.
+    func callAsFunction(_ input: Traced, context: inout LayerContext, pooledBy pool: MaxPooling2D) -> Traced {
         guard let kernel, let activation = activation.fused else { preconditionFailure("Conv2D '\(name)': canPool was false") }
-        return Traced(conv2DMaxPool(input.value, kernel: kernel.value, strides: strides, padding: padding, dilation: dilation,
-                                    bias: bias?.value, activation: activation, poolSize: pool.poolSize, poolStrides: pool.strides,
-                                    poolPadding: pool.padding))
+        guard context.tape != nil else {
+            return Traced(conv2DMaxPool(input.value, kernel: kernel.value, strides: strides, padding: padding, dilation: dilation,
+                                        bias: bias?.value, activation: activation, poolSize: pool.poolSize, poolStrides: pool.strides,
+                                        poolPadding: pool.padding))
+        }
+        return conv2DMaxPool(input, kernel: context.read(kernel), strides: strides, padding: padding, dilation: dilation,
+                             bias: bias.map { context.read($0) }, activation: activation, poolSize: pool.poolSize,
+                             poolStrides: pool.strides, poolPadding: pool.padding)
     }
 }

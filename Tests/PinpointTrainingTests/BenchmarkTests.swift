@@ -45,19 +45,22 @@ final class BenchmarkTests: XCTestCase {
         _ = try ThroughputBenchmark(configuration: .seedCNN(imageSize: 32), mode: .train, batchSize: 2, warmupSteps: 1, steps: 2)
             .run(profiler: profiler)
         let entries = profiler.entries
-        for layer in ["conv2d", "conv2d_1", "conv2d_2", "conv2d_3", "max_pooling2d", "dense", "dense_1"] {
+        // Each convolution and the pooling after it are one fused scope and one operation.
+        for layer in ["conv2d+max_pooling2d", "conv2d_1+max_pooling2d_1", "conv2d_2+max_pooling2d_2", "conv2d_3+max_pooling2d_3",
+                      "dense", "dense_1"] {
             let own = entries.filter { $0.scope == layer }
             XCTAssertGreaterThan(own.reduce(0) { $0 + $1.forwardSeconds }, 0, layer)
             XCTAssertGreaterThan(own.reduce(0) { $0 + $1.backwardSeconds }, 0, layer)
         }
-        let convolution = try XCTUnwrap(entries.first { $0.scope == "conv2d_1" && $0.operation == "conv2D" })
+        let convolution = try XCTUnwrap(entries.first { $0.scope == "conv2d_1+max_pooling2d_1" && $0.operation == "conv2DMaxPool" },
+                                        "\(Set(entries.map { "\($0.scope) \($0.operation)" }))")
         XCTAssertEqual(convolution.forwardCalls, 2, "warm-up steps are not profiled")
         XCTAssertEqual(convolution.backwardCalls, 2)
-        XCTAssertEqual(convolution.layerType, "Conv2D")
+        XCTAssertEqual(convolution.layerType, "Conv2D+MaxPooling2D")
         XCTAssertTrue(entries.contains { $0.scope == "(optimizer)" && $0.forwardSeconds > 0 })
         let report = profiler.report(steps: 2)
         XCTAssertTrue(report.contains("conv2d_1"), report)
-        XCTAssertTrue(report.contains("maxPool2D"), report)
+        XCTAssertTrue(report.contains("conv2DMaxPool"), report)
     }
 
     func testInferenceProfilesLayersWithoutATape() throws {
