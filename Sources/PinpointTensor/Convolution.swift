@@ -181,6 +181,7 @@ public func conv2DBackpropKernel(_ input: Tensor, outputGradient: Tensor, kernel
         trap(.mismatch(operation: "conv2DBackpropKernel", expected: g.outputShape, got: outputGradient.shape, detail: "output gradient"))
     }
     if usesWinograd(g) { return winogradConv2DBackpropKernel(input, outputGradient: outputGradient, g) }
+    if usesDirectKernelGradient(g) { return directConv2DBackpropKernel(input.contiguous(), outputGradient: outputGradient.contiguous(), g) }
     let x = input.contiguous(), dy = outputGradient.contiguous()
     let k = g.columnCount, cout = g.outChannels, ow = g.window.width.output
     return withExtendedLifetime((x, dy)) {

@@ -24,22 +24,11 @@ func directConv2D(_ x: Tensor, kernel w: Tensor, _ g: Conv2DGeometry, epilogue: 
     // The columns the windows cover, from column -padBefore: one row of the padded image.
     let paddedWidth = (wd.output - 1) * wd.stride + wd.window
     let rowLength = paddedWidth * cin
-    let inside = Swift.min(wd.input, paddedWidth - wd.padBefore)
     let outputRows = pooling?.height.output ?? h.output
     let convolutionRowSize = wd.output * cout
     /// Convolution output row `oh` of image `n` into `o`, through the padded-rows buffer.
     func convolutionRow(_ n: Int, _ oh: Int, _ padded: UnsafeMutablePointer<Float>, _ o: UnsafeMutablePointer<Float>) {
-        for kh in 0..<h.window {
-            let ih = h.start(oh) + kh
-            let dst = padded + kh * rowLength
-            if ih < 0 || ih >= h.input {
-                dst.update(repeating: 0, count: rowLength)
-                continue
-            }
-            dst.update(repeating: 0, count: wd.padBefore * cin)
-            (dst + wd.padBefore * cin).update(from: x.basePointer + (n * h.input + ih) * wd.input * cin, count: inside * cin)
-            (dst + (wd.padBefore + inside) * cin).update(repeating: 0, count: rowLength - (wd.padBefore + inside) * cin)
-        }
+        copyWindowRows(x.basePointer, image: n, outputRow: oh, g, into: padded, rowLength: rowLength)
         directConvolutionRow(padded, rowLength: rowLength, w.basePointer, o, g)
         epilogue.apply(o, rows: wd.output, columns: cout)
     }
@@ -60,6 +49,89 @@ func directConv2D(_ x: Tensor, kernel w: Tensor, _ g: Conv2DGeometry, epilogue: 
                         maxPoolRow(pooled, rows: convolutionRows.count, pooling.width, channels: cout,
                                    into: out + row * pooling.width.output * cout)
                     }
+                }
+            }
+        }
+    }
+}
+
+/// The input rows output row `oh` of image `n` reads, zero-padded: `h.window` rows of
+/// `rowLength` floats, each covering the columns the windows span from column -padBefore.
+@inline(__always)
+private func copyWindowRows(_ x: UnsafePointer<Float>, image n: Int, outputRow oh: Int, _ g: Conv2DGeometry,
+                            into padded: UnsafeMutablePointer<Float>, rowLength: Int) {
+    let h = g.window.height, wd = g.window.width, cin = g.inChannels
+    let inside = Swift.max(0, Swift.min(wd.input, rowLength / cin - wd.padBefore))
+    for kh in 0..<h.window {
+        let ih = h.start(oh) + kh
+        let dst = padded + kh * rowLength
+        if ih < 0 || ih >= h.input {
+            dst.update(repeating: 0, count: rowLength)
+            continue
+        }
+        dst.update(repeating: 0, count: wd.padBefore * cin)
+        (dst + wd.padBefore * cin).update(from: x + (n * h.input + ih) * wd.input * cin, count: inside * cin)
+        (dst + (wd.padBefore + inside) * cin).update(repeating: 0, count: rowLength - (wd.padBefore + inside) * cin)
+    }
+}
+
+/// Whether `conv2DBackpropKernel` takes the direct kernel gradient: the direct forward's
+/// layers whose kernel rows hold nine values per output channel (3 wide on 3 channels: RGB).
+func usesDirectKernelGradient(_ g: Conv2DGeometry) -> Bool {
+    usesDirectConvolution(g) && g.window.width.window * g.inChannels == 9
+}
+
+/// The kernel gradient of a direct-kernel convolution: dk[kh, j, o] = sum over output pixels of
+/// x_window[kh, j] dy[o], without im2col's column buffer (nine times the image) or a GEMM with an
+/// inner dimension of 27. Per output row and kernel row, the nine taps by 32 channels accumulate
+/// in registers over the row's pixels; threads sum private gradients at the end.
+func directConv2DBackpropKernel(_ x: Tensor, outputGradient dy: Tensor, _ g: Conv2DGeometry) -> Tensor {
+    typealias V = SIMD16<Float>
+    let h = g.window.height, wd = g.window.width, cout = g.outChannels
+    KernelCounters.add(multiplyAdds: g.batch * g.pixelsPerImage * g.columnCount * cout)
+    let rowLength = ((wd.output - 1) * wd.stride + wd.window) * g.inChannels
+    let step = wd.stride * g.inChannels
+    let rows = g.batch * h.output, count = g.columnCount * cout
+    let workers = Swift.max(1, Swift.min(Parallelism.threadCount, rows))
+    func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
+    func add(_ p: UnsafeMutablePointer<Float>, _ v: V) { UnsafeMutableRawPointer(p).storeBytes(of: load(p) + v, as: V.self) }
+    return withExtendedLifetime((x, dy)) {
+        Tensor(shape: g.kernelShape) { dk, _ in
+            Workspace.withBuffer(count: workers * (count + h.window * rowLength)) { buffer in
+                buffer.update(repeating: 0, count: workers * count)
+                forEachWorker(limit: workers) { worker, total in
+                    let acc = buffer + worker * count, padded = buffer + workers * count + worker * h.window * rowLength
+                    for row in (rows * worker / total)..<(rows * (worker + 1) / total) {
+                        copyWindowRows(x.basePointer, image: row / h.output, outputRow: row % h.output, g, into: padded, rowLength: rowLength)
+                        let gradientRow = UnsafePointer(dy.basePointer + row * wd.output * cout)
+                        for r in 0..<h.window {
+                            var block = 0
+                            while block < cout {
+                                // 16 channels at a time; nine taps each.
+                                var (a0, a1, a2, a3, a4, a5, a6, a7, a8) = (V(), V(), V(), V(), V(), V(), V(), V(), V())
+                                var xp = UnsafePointer(padded + r * rowLength), dp = gradientRow + block
+                                for _ in 0..<wd.output {
+                                    let d = load(dp)
+                                    a0.addProduct(V(repeating: xp[0]), d); a1.addProduct(V(repeating: xp[1]), d)
+                                    a2.addProduct(V(repeating: xp[2]), d); a3.addProduct(V(repeating: xp[3]), d)
+                                    a4.addProduct(V(repeating: xp[4]), d); a5.addProduct(V(repeating: xp[5]), d)
+                                    a6.addProduct(V(repeating: xp[6]), d); a7.addProduct(V(repeating: xp[7]), d)
+                                    a8.addProduct(V(repeating: xp[8]), d)
+                                    xp += step
+                                    dp += cout
+                                }
+                                let t = acc + r * 9 * cout + block
+                                add(t, a0); add(t + cout, a1); add(t + 2 * cout, a2); add(t + 3 * cout, a3); add(t + 4 * cout, a4)
+                                add(t + 5 * cout, a5); add(t + 6 * cout, a6); add(t + 7 * cout, a7); add(t + 8 * cout, a8)
+                                block += 16
+                            }
+                        }
+                    }
+                }
+                dk.update(from: buffer, count: count)
+                for worker in 1..<workers {
+                    let p = buffer + worker * count
+                    for i in 0..<count { dk[i] += p[i] }
                 }
             }
         }

@@ -1,8 +1,8 @@
 @testable import PinpointTensor
 import XCTest
 
-/// The direct convolution kernel (few inputs per output: an image model's first layer) against a
-/// float64 loop, for both paddings, strides 1 and 2, odd sizes, rows whose last pixels do not
+/// The direct convolution kernel (few inputs per output: an image model's first layer) and its
+/// kernel gradient against a float64 loop, for both paddings, strides 1 and 2, odd sizes, rows whose last pixels do not
 /// fill a group of four, and output channels that end in a 16-wide block.
 final class DirectConvolutionTests: XCTestCase {
     func testTheDirectKernelMatchesAFloat64Loop() throws {
@@ -39,6 +39,25 @@ final class DirectConvolutionTests: XCTestCase {
                                 worst = max(worst, abs(Double(ys[index]) - max(sum, 0)))
                             } } } }
                             XCTAssertLessThan(worst, 1e-5, "\(height)x\(width), window \(window), \(inChannels) -> \(outChannels), \(padding), stride \(stride)")
+                            // The kernel gradient (direct for 3x3 on 3 channels), against the same loop.
+                            XCTAssertEqual(usesDirectKernelGradient(g), window == (3, 3) && inChannels == 3)
+                            let dy = Tensor.uniform(g.outputShape, low: -1, high: 1, using: &rng)
+                            let dk = conv2DBackpropKernel(x, outputGradient: dy, kernelShape: g.kernelShape, strides: (stride, stride),
+                                                          padding: padding).scalars
+                            var expectedDK = [Double](repeating: 0, count: k.count)
+                            let dys = dy.scalars
+                            for n in 0..<2 { for oh in 0..<h.output { for ow in 0..<w.output { for co in 0..<outChannels {
+                                let d = Double(dys[((n * h.output + oh) * w.output + ow) * outChannels + co])
+                                for kh in 0..<window.0 { for kw in 0..<window.1 {
+                                    let ih = h.start(oh) + kh, iw = w.start(ow) + kw
+                                    guard ih >= 0, ih < height, iw >= 0, iw < width else { continue }
+                                    for ci in 0..<inChannels {
+                                        expectedDK[((kh * window.1 + kw) * inChannels + ci) * outChannels + co]
+                                            += d * Double(xs[((n * height + ih) * width + iw) * inChannels + ci])
+                                    }
+                                } }
+                            } } } }
+                            XCTAssertLessThan(zip(dk, expectedDK).map { abs(Double($0) - $1) }.max() ?? 0, 1e-4, "kernel gradient")
                             cases += 1
                         }
                     }
