@@ -111,6 +111,10 @@ func parallelSGEMM(
         streamingSGEMM(a, b, c, m: m, n: n, k: k, ldc: ldc)
         return
     }
+    if usesShallowGEMM(a, b, m: m, n: n, k: k, alpha: alpha, beta: beta) {
+        shallowSGEMM(a, b, c, m: m, n: n, k: k, ldc: ldc)
+        return
+    }
     let threads = Parallelism.threadCount
     let work = Double(m) * Double(n) * Double(k)
     let splitRows = m >= n

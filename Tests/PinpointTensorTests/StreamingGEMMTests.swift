@@ -26,6 +26,30 @@ final class StreamingGEMMTests: XCTestCase {
         }
     }
 
+    func testTheShallowKernelMatchesOpenBLAS() {
+        var rng = SeededGenerator(seed: 22)
+        for (m, n, k, transposed) in [(4096, 64, 40, true), (4099, 128, 3, false), (4101, 64, 17, true)] {
+            // A is m x k, stored as k x m when transposed (a Dense layer's X^T).
+            let a = Tensor.uniform(transposed ? [k, m] : [m, k], low: -1, high: 1, using: &rng)
+            let b = Tensor.uniform([k, n], low: -1, high: 1, using: &rng)
+            let aOperand = GEMMOperand(pointer: a.basePointer, transposed: transposed, leadingDimension: transposed ? m : k)
+            let bOperand = GEMMOperand(pointer: b.basePointer, transposed: false, leadingDimension: n)
+            XCTAssertTrue(usesShallowGEMM(aOperand, bOperand, m: m, n: n, k: k, alpha: 1, beta: 0))
+            var shallow = [Float](repeating: .nan, count: m * n), reference = shallow
+            shallow.withUnsafeMutableBufferPointer { shallowSGEMM(aOperand, bOperand, $0.baseAddress!, m: m, n: n, k: k, ldc: n) }
+            reference.withUnsafeMutableBufferPointer { sgemm(aOperand, bOperand, $0.baseAddress!, m: m, n: n, k: k, ldc: n) }
+            let worst = zip(shallow, reference).map { abs($0 - $1) }.max() ?? .nan
+            XCTAssertLessThan(worst, 1e-4, "\(m)x\(n)x\(k), A transposed: \(transposed)")
+            withExtendedLifetime((a, b)) {}
+        }
+        let storage = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+        defer { storage.deallocate() }
+        let p = GEMMOperand(pointer: storage, transposed: false, leadingDimension: 1)
+        XCTAssertFalse(usesShallowGEMM(p, p, m: 4096, n: 64, k: 65, alpha: 1, beta: 0), "deep")
+        XCTAssertFalse(usesShallowGEMM(p, p, m: 1000, n: 64, k: 40, alpha: 1, beta: 0), "small C")
+        XCTAssertFalse(usesShallowGEMM(p, p, m: 4096, n: 96, k: 40, alpha: 1, beta: 0), "columns not in 64-blocks")
+    }
+
     func testOtherShapesGoToOpenBLAS() {
         let storage = UnsafeMutablePointer<Float>.allocate(capacity: 1)
         defer { storage.deallocate() }
