@@ -30,9 +30,16 @@ public func conv2DMaxPool(_ input: Traced, kernel: Traced, strides: (Int, Int) =
     let pooled = maxPool2D(y, poolSize: poolSize, strides: poolStrides, padding: poolPadding)
     return Traced.record(pooled, inputs: [input, kernel] + (bias.map { [$0] } ?? []), pullback: { g in
         let (gz, db) = biasActivationBackward(g, output: pooled, activation: activation, biasGradient: bias?.isRecorded ?? false)
+        guard input.isRecorded else {
+            // An image model's first layer: the kernel gradient can route the pooled gradient itself.
+            let dk = kernel.isRecorded ? conv2DMaxPoolBackpropKernel(input.value, convolutionOutput: y, pooled: pooled, pooledGradient: gz,
+                                                                     kernelShape: kernel.shape, strides: strides, padding: padding,
+                                                                     dilation: dilation, poolSize: poolSize, poolStrides: poolStrides,
+                                                                     poolPadding: poolPadding) : nil
+            return [nil, dk] + (bias.map { _ in [db] } ?? [])
+        }
         let dz = maxPool2DBackprop(gz, input: y, output: pooled, poolSize: poolSize, strides: poolStrides, padding: poolPadding)
-        return [input.isRecorded ? conv2DBackpropInput(dz, kernel: kernel.value, inputShape: input.shape, strides: strides, padding: padding,
-                                                       dilation: dilation) : nil,
+        return [conv2DBackpropInput(dz, kernel: kernel.value, inputShape: input.shape, strides: strides, padding: padding, dilation: dilation),
                 kernel.isRecorded ? conv2DBackpropKernel(input.value, outputGradient: dz, kernelShape: kernel.shape, strides: strides,
                                                          padding: padding, dilation: dilation) : nil] + (bias.map { _ in [db] } ?? [])
     })

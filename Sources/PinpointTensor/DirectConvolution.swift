@@ -85,7 +85,12 @@ func usesDirectKernelGradient(_ g: Conv2DGeometry) -> Bool {
 /// x_window[kh, j] dy[o], without im2col's column buffer (nine times the image) or a GEMM with an
 /// inner dimension of 27. Per output row and kernel row, the nine taps by 32 channels accumulate
 /// in registers over the row's pixels; threads sum private gradients at the end.
-func directConv2DBackpropKernel(_ x: Tensor, outputGradient dy: Tensor, _ g: Conv2DGeometry) -> Tensor {
+///
+/// With `routing` (the convolution's output, its 2x2 max pooling and the pooled gradient, windows
+/// tiling the output exactly) and no `dy`, each output row's gradient is routed from the pooled
+/// one as it is needed, as `maxPool2DBackprop` routes it, and never stored whole.
+func directConv2DBackpropKernel(_ x: Tensor, outputGradient dy: Tensor?, _ g: Conv2DGeometry,
+                                routing: (output: Tensor, pooled: Tensor, pooledGradient: Tensor)? = nil) -> Tensor {
     typealias V = SIMD16<Float>
     let h = g.window.height, wd = g.window.width, cout = g.outChannels
     KernelCounters.add(multiplyAdds: g.batch * g.pixelsPerImage * g.columnCount * cout)
@@ -95,15 +100,25 @@ func directConv2DBackpropKernel(_ x: Tensor, outputGradient dy: Tensor, _ g: Con
     let workers = Swift.max(1, Swift.min(Parallelism.threadCount, rows))
     func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
     func add(_ p: UnsafeMutablePointer<Float>, _ v: V) { UnsafeMutableRawPointer(p).storeBytes(of: load(p) + v, as: V.self) }
-    return withExtendedLifetime((x, dy)) {
+    let rowSize = wd.output * cout
+    return withExtendedLifetime((x, dy, routing)) {
         Tensor(shape: g.kernelShape) { dk, _ in
-            Workspace.withBuffer(count: workers * (count + h.window * rowLength)) { buffer in
+            Workspace.withBuffer(count: workers * (count + h.window * rowLength + rowSize)) { buffer in
                 buffer.update(repeating: 0, count: workers * count)
                 forEachWorker(limit: workers) { worker, total in
                     let acc = buffer + worker * count, padded = buffer + workers * count + worker * h.window * rowLength
+                    let routed = buffer + workers * (count + h.window * rowLength) + worker * rowSize
                     for row in (rows * worker / total)..<(rows * (worker + 1) / total) {
                         copyWindowRows(x.basePointer, image: row / h.output, outputRow: row % h.output, g, into: padded, rowLength: rowLength)
-                        let gradientRow = UnsafePointer(dy.basePointer + row * wd.output * cout)
+                        let gradientRow: UnsafePointer<Float>
+                        if let dy {
+                            gradientRow = UnsafePointer(dy.basePointer + row * rowSize)
+                        } else {
+                            let (y, pooled, gz) = routing!
+                            routeMaxPoolGradientRow(row, y: y.basePointer, pooled: pooled.basePointer, pooledGradient: gz.basePointer,
+                                                    width: wd.output, channels: cout, into: routed)
+                            gradientRow = UnsafePointer(routed)
+                        }
                         for r in 0..<h.window {
                             var block = 0
                             while block < cout {
@@ -136,6 +151,58 @@ func directConv2DBackpropKernel(_ x: Tensor, outputGradient dy: Tensor, _ g: Con
             }
         }
     }
+}
+
+/// Row `row` (counted over the batch) of the gradient 2x2, stride-2 max pooling routes back to
+/// its input, for windows that tile the input exactly: each pooled gradient goes to the first
+/// cell of its window (row, then column) that holds the window's maximum, as
+/// `maxPool2DBackprop` does; `y` is the pooling's input, `pooled` its output.
+@inline(__always)
+private func routeMaxPoolGradientRow(_ row: Int, y: UnsafePointer<Float>, pooled: UnsafePointer<Float>, pooledGradient: UnsafePointer<Float>,
+                                     width: Int, channels: Int, into out: UnsafeMutablePointer<Float>) {
+    typealias V = SIMD16<Float>
+    func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
+    func store(_ p: UnsafeMutablePointer<Float>, _ v: V) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self) }
+    let rowSize = width * channels, pooledRowSize = width / 2 * channels
+    let top = y + (row - row % 2) * rowSize, bottom = top + rowSize
+    let m = pooled + row / 2 * pooledRowSize, gz = pooledGradient + row / 2 * pooledRowSize
+    let isBottom = row % 2 == 1
+    for pw in 0..<(width / 2) {
+        for c in stride(from: 0, to: channels, by: 16) {
+            let i = 2 * pw * channels + c, j = pw * channels + c
+            let (maximum, gradient) = (load(m + j), load(gz + j))
+            let e00 = load(top + i) .== maximum, e01 = load(top + i + channels) .== maximum
+            var (left, right) = (e00, e01 .& .!e00)
+            if isBottom {
+                let above = e00 .| e01
+                let e10 = load(bottom + i) .== maximum
+                (left, right) = (e10 .& .!above, load(bottom + i + channels) .== maximum .& .!above .& .!e10)
+            }
+            store(out + i, V().replacing(with: gradient, where: left))
+            store(out + i + channels, V().replacing(with: gradient, where: right))
+        }
+    }
+}
+
+/// The kernel gradient of `conv2DMaxPool` (input, kernel of `kernelShape`, the convolution's
+/// output after its activation, the pooled result and the gradient of the pooled result, already
+/// through the activation's derivative): for the direct kernel's layers with 2x2 pooling that
+/// tiles the output, the pooled gradient is routed row by row inside the kernel gradient and the
+/// full-size gradient (257 MB for the tutorial CNN's first layer) is never written; otherwise
+/// `maxPool2DBackprop` then `conv2DBackpropKernel`.
+public func conv2DMaxPoolBackpropKernel(_ input: Tensor, convolutionOutput y: Tensor, pooled: Tensor, pooledGradient: Tensor,
+                                        kernelShape: [Int], strides: (Int, Int) = (1, 1), padding: Padding = .valid,
+                                        dilation: (Int, Int) = (1, 1), poolSize: (Int, Int) = (2, 2), poolStrides: (Int, Int)? = nil,
+                                        poolPadding: Padding = .valid) -> Tensor {
+    if let g = try? Conv2DGeometry(inputShape: input.shape, kernelShape: kernelShape, strides: strides, padding: padding, dilation: dilation),
+       usesDirectKernelGradient(g), y.shape == g.outputShape, poolSize == (2, 2), poolStrides ?? poolSize == (2, 2),
+       g.window.height.output % 2 == 0, g.window.width.output % 2 == 0,
+       pooled.shape == [g.batch, g.window.height.output / 2, g.window.width.output / 2, g.outChannels], pooledGradient.shape == pooled.shape {
+        return directConv2DBackpropKernel(input.contiguous(), outputGradient: nil, g,
+                                          routing: (y.contiguous(), pooled.contiguous(), pooledGradient.contiguous()))
+    }
+    let dz = maxPool2DBackprop(pooledGradient, input: y, output: pooled, poolSize: poolSize, strides: poolStrides, padding: poolPadding)
+    return conv2DBackpropKernel(input, outputGradient: dz, kernelShape: kernelShape, strides: strides, padding: padding, dilation: dilation)
 }
 
 /// One row of max pooling over `rows` rows of input held contiguously (channels in multiples

@@ -107,3 +107,24 @@ final class ConvolutionPoolingTests: XCTestCase {
         XCTAssertEqual(cases, 48)
     }
 }
+
+/// The kernel gradient that routes the pooled gradient itself (a first layer before 2x2 max
+/// pooling) against routing with `maxPool2DBackprop` first, bit for bit: ReLU's zeros make ties
+/// in many windows, where only the first cell may take the gradient.
+final class RoutedKernelGradientTests: XCTestCase {
+    func testRoutingInsideTheKernelGradientEqualsRoutingFirst() {
+        var rng = SeededGenerator(seed: 13)
+        for (height, width, outChannels, stride) in [(8, 8, 32, 1), (6, 10, 16, 1), (12, 8, 48, 2), (7, 9, 32, 1)] {
+            let x = Tensor.uniform([2, height, width, 3], low: -1, high: 1, using: &rng)
+            let k = Tensor.uniform([3, 3, 3, outChannels], low: -1, high: 1, using: &rng)
+            let y = conv2D(x, kernel: k, strides: (stride, stride), padding: .same, activation: .relu)
+            let pooled = maxPool2D(y, padding: .same)
+            let gz = Tensor.uniform(pooled.shape, low: -1, high: 1, using: &rng)
+            let routedInside = conv2DMaxPoolBackpropKernel(x, convolutionOutput: y, pooled: pooled, pooledGradient: gz, kernelShape: k.shape,
+                                                           strides: (stride, stride), padding: .same, poolPadding: .same)
+            let dz = maxPool2DBackprop(gz, input: y, output: pooled, padding: .same)
+            let routedFirst = conv2DBackpropKernel(x, outputGradient: dz, kernelShape: k.shape, strides: (stride, stride), padding: .same)
+            XCTAssertEqual(routedInside.scalars, routedFirst.scalars, "\(height)x\(width) -> \(outChannels), stride \(stride)")
+        }
+    }
+}
