@@ -38,9 +38,9 @@ func streamingSGEMM(_ a: GEMMOperand, _ b: GEMMOperand, _ c: UnsafeMutablePointe
                     var i = 0
                     while i < m {
                         let count = Swift.min(4, m - i)
-                        accumulateStreamingBlock(a.pointer + i * a.leadingDimension + k0, lda: a.leadingDimension, rowsOfA: count,
-                                                 b.pointer + k0 * b.leadingDimension + j, ldb: b.leadingDimension, depth: rows,
-                                                 out + i * ldo + j, ldc: ldo)
+                        multiplyBlock(a.pointer + i * a.leadingDimension + k0, rowStep: a.leadingDimension, depthStep: 1, rows: count,
+                                      b.pointer + k0 * b.leadingDimension + j, ldb: b.leadingDimension, depth: rows,
+                                      out + i * ldo + j, ldc: ldo, accumulate: true)
                         i += count
                     }
                 }
@@ -57,23 +57,26 @@ func streamingSGEMM(_ a: GEMMOperand, _ b: GEMMOperand, _ c: UnsafeMutablePointe
     }
 }
 
-/// C[r, 0..<64] += sum over d < depth of A[r, d] B[d, 0..<64], for `rowsOfA` (1 to 4) rows.
+/// C[r, 0..<64] = (or += with `accumulate`) the sum over d < depth of A[r, d] B[d, 0..<64], for
+/// `rows` (1 to 4) rows, A[r, d] at a[r * rowStep + d * depthStep]: sixteen accumulators in
+/// registers, C touched once at the end.
 @inline(__always)
-private func accumulateStreamingBlock(_ a: UnsafePointer<Float>, lda: Int, rowsOfA: Int, _ b: UnsafePointer<Float>, ldb: Int, depth: Int,
-                                      _ c: UnsafeMutablePointer<Float>, ldc: Int) {
+private func multiplyBlock(_ a: UnsafePointer<Float>, rowStep: Int, depthStep: Int, rows: Int, _ b: UnsafePointer<Float>, ldb: Int,
+                           depth: Int, _ c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
     typealias V = SIMD16<Float>
     func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
-    func add(_ p: UnsafeMutablePointer<Float>, _ v: V) { UnsafeMutableRawPointer(p).storeBytes(of: load(p) + v, as: V.self) }
-    // Rows past rowsOfA read row 0 again and are not stored: one loop body for every count.
-    let a0 = a, a1 = rowsOfA > 1 ? a + lda : a, a2 = rowsOfA > 2 ? a + 2 * lda : a, a3 = rowsOfA > 3 ? a + 3 * lda : a
+    func put(_ p: UnsafeMutablePointer<Float>, _ v: V) {
+        UnsafeMutableRawPointer(p).storeBytes(of: accumulate ? load(p) + v : v, as: V.self)
+    }
+    // Rows past `rows` read row 0 again and are not stored: one loop body for every count.
+    let a1 = rows > 1 ? a + rowStep : a, a2 = rows > 2 ? a + 2 * rowStep : a, a3 = rows > 3 ? a + 3 * rowStep : a
     var (c00, c01, c02, c03) = (V(), V(), V(), V())
     var (c10, c11, c12, c13) = (V(), V(), V(), V())
     var (c20, c21, c22, c23) = (V(), V(), V(), V())
     var (c30, c31, c32, c33) = (V(), V(), V(), V())
     // Walking pointers: indexing here would cost overflow checks in the hot loop.
-    var (bp, p0, p1, p2, p3) = (b, a0, a1, a2, a3)
-    let end = a0 + depth
-    while p0 < end {
+    var (bp, p0, p1, p2, p3) = (b, a, a1, a2, a3)
+    for _ in 0..<depth {
         let (b0, b1, b2, b3) = (load(bp), load(bp + 16), load(bp + 32), load(bp + 48))
         let x0 = V(repeating: p0.pointee), x1 = V(repeating: p1.pointee), x2 = V(repeating: p2.pointee), x3 = V(repeating: p3.pointee)
         c00.addProduct(x0, b0); c01.addProduct(x0, b1); c02.addProduct(x0, b2); c03.addProduct(x0, b3)
@@ -81,12 +84,12 @@ private func accumulateStreamingBlock(_ a: UnsafePointer<Float>, lda: Int, rowsO
         c20.addProduct(x2, b0); c21.addProduct(x2, b1); c22.addProduct(x2, b2); c23.addProduct(x2, b3)
         c30.addProduct(x3, b0); c31.addProduct(x3, b1); c32.addProduct(x3, b2); c33.addProduct(x3, b3)
         bp += ldb
-        p0 += 1; p1 += 1; p2 += 1; p3 += 1
+        p0 += depthStep; p1 += depthStep; p2 += depthStep; p3 += depthStep
     }
-    add(c, c00); add(c + 16, c01); add(c + 32, c02); add(c + 48, c03)
-    if rowsOfA > 1 { let r = c + ldc; add(r, c10); add(r + 16, c11); add(r + 32, c12); add(r + 48, c13) }
-    if rowsOfA > 2 { let r = c + 2 * ldc; add(r, c20); add(r + 16, c21); add(r + 32, c22); add(r + 48, c23) }
-    if rowsOfA > 3 { let r = c + 3 * ldc; add(r, c30); add(r + 16, c31); add(r + 32, c32); add(r + 48, c33) }
+    put(c, c00); put(c + 16, c01); put(c + 32, c02); put(c + 48, c03)
+    if rows > 1 { let r = c + ldc; put(r, c10); put(r + 16, c11); put(r + 32, c12); put(r + 48, c13) }
+    if rows > 2 { let r = c + 2 * ldc; put(r, c20); put(r + 16, c21); put(r + 32, c22); put(r + 48, c23) }
+    if rows > 3 { let r = c + 3 * ldc; put(r, c30); put(r + 16, c31); put(r + 32, c32); put(r + 48, c33) }
 }
 
 /// Whether `shallowSGEMM` takes C = A B: a shallow inner dimension (a Dense layer's kernel
@@ -101,42 +104,16 @@ func usesShallowGEMM(_ a: GEMMOperand, _ b: GEMMOperand, m: Int, n: Int, k: Int,
 /// OpenBLAS packs A and B for such a product and writes C's 205 MB (for the Dense layer) at
 /// half this speed.
 func shallowSGEMM(_ a: GEMMOperand, _ b: GEMMOperand, _ c: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int, ldc: Int) {
-    typealias V = SIMD16<Float>
     KernelCounters.add(multiplyAdds: m * n * k)
-    func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
-    func store(_ p: UnsafeMutablePointer<Float>, _ v: V) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self) }
     // A[r, i]: row r of op(A), element i.
-    let (rowStep, columnStep) = a.transposed ? (1, a.leadingDimension) : (a.leadingDimension, 1)
+    let (rowStep, depthStep) = a.transposed ? (1, a.leadingDimension) : (a.leadingDimension, 1)
     let groups = (m + 3) / 4
     forEachWorker(limit: groups) { worker, workers in
         for group in (groups * worker / workers)..<(groups * (worker + 1) / workers) {
-            let r = group * 4, rows = Swift.min(4, m - r)
-            // Rows past `rows` read row r again and are not stored: one loop body for every count.
-            let a0 = a.pointer + r * rowStep
-            let a1 = rows > 1 ? a0 + rowStep : a0, a2 = rows > 2 ? a0 + 2 * rowStep : a0, a3 = rows > 3 ? a0 + 3 * rowStep : a0
+            let r = group * 4
             for j in stride(from: 0, to: n, by: 64) {
-                var (c00, c01, c02, c03) = (V(), V(), V(), V())
-                var (c10, c11, c12, c13) = (V(), V(), V(), V())
-                var (c20, c21, c22, c23) = (V(), V(), V(), V())
-                var (c30, c31, c32, c33) = (V(), V(), V(), V())
-                var bp = b.pointer + j
-                var offset = 0
-                for _ in 0..<k {
-                    let (b0, b1, b2, b3) = (load(bp), load(bp + 16), load(bp + 32), load(bp + 48))
-                    let x0 = V(repeating: a0[offset]), x1 = V(repeating: a1[offset])
-                    let x2 = V(repeating: a2[offset]), x3 = V(repeating: a3[offset])
-                    c00.addProduct(x0, b0); c01.addProduct(x0, b1); c02.addProduct(x0, b2); c03.addProduct(x0, b3)
-                    c10.addProduct(x1, b0); c11.addProduct(x1, b1); c12.addProduct(x1, b2); c13.addProduct(x1, b3)
-                    c20.addProduct(x2, b0); c21.addProduct(x2, b1); c22.addProduct(x2, b2); c23.addProduct(x2, b3)
-                    c30.addProduct(x3, b0); c31.addProduct(x3, b1); c32.addProduct(x3, b2); c33.addProduct(x3, b3)
-                    bp += b.leadingDimension
-                    offset &+= columnStep
-                }
-                let y = c + r * ldc + j
-                store(y, c00); store(y + 16, c01); store(y + 32, c02); store(y + 48, c03)
-                if rows > 1 { let q = y + ldc; store(q, c10); store(q + 16, c11); store(q + 32, c12); store(q + 48, c13) }
-                if rows > 2 { let q = y + 2 * ldc; store(q, c20); store(q + 16, c21); store(q + 32, c22); store(q + 48, c23) }
-                if rows > 3 { let q = y + 3 * ldc; store(q, c30); store(q + 16, c31); store(q + 32, c32); store(q + 48, c33) }
+                multiplyBlock(a.pointer + r * rowStep, rowStep: rowStep, depthStep: depthStep, rows: Swift.min(4, m - r), b.pointer + j,
+                              ldb: b.leadingDimension, depth: k, c + r * ldc + j, ldc: ldc, accumulate: false)
             }
         }
     }
