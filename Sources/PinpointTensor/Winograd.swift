@@ -211,67 +211,67 @@ private func inputTransform(_ d: UnsafePointer<UnsafePointer<Float>>, _ channels
     while ch < channels { run(SIMD4<Float>.self, ch); ch += 4 }  // channels % 4 == 0 (usesWinograd)
 }
 
-/// Y = A^T M A for one tile, all channels, written to up to 2x2 output pixels (an edge tile of an
-/// odd-sized output drops the rest). A^T = [1 1 1 0; 0 1 -1 -1].
+/// Y = A^T M A for one tile at channels ch..<ch + V.scalarCount: its four outputs, top left, top
+/// right, bottom left, bottom right. A^T = [1 1 1 0; 0 1 -1 -1]; the 16 positions are `stride`
+/// floats apart.
+@inline(__always)
+private func outputTile<V: SIMD>(_ m: UnsafePointer<Float>, stride: Int, _ ch: Int, as _: V.Type) -> (V, V, V, V) where V.Scalar == Float {
+    func load(_ k: Int) -> V { UnsafeRawPointer(m + k * stride + ch).loadUnaligned(as: V.self) }
+    let (m0, m1, m2, m3) = (load(0), load(1), load(2), load(3))
+    let (m4, m5, m6, m7) = (load(4), load(5), load(6), load(7))
+    let (m8, m9, m10, m11) = (load(8), load(9), load(10), load(11))
+    let (m12, m13, m14, m15) = (load(12), load(13), load(14), load(15))
+    // Rows first: s = A^T M (2x4), then s A.
+    let s0 = m0 + m4 + m8, s1 = m1 + m5 + m9, s2 = m2 + m6 + m10, s3 = m3 + m7 + m11
+    let s4 = m4 - m8 - m12, s5 = m5 - m9 - m13, s6 = m6 - m10 - m14, s7 = m7 - m11 - m15
+    return (s0 + s1 + s2, s1 - s2 - s3, s4 + s5 + s6, s5 - s6 - s7)
+}
+
+/// One tile's outputs, all channels, written to up to 2x2 output pixels (an edge tile of an
+/// odd-sized output drops the rest).
 @inline(__always)
 private func outputTransform(_ m: UnsafePointer<Float>, stride: Int, _ channels: Int, _ y: UnsafeMutablePointer<Float>, rowStride: Int,
                              rows: Int, columns: Int) {
     let full = rows == 2 && columns == 2
     @inline(__always)
     func run<V: SIMD>(_: V.Type, _ ch: Int) where V.Scalar == Float {
-        func load(_ k: Int) -> V { UnsafeRawPointer(m + k * stride + ch).loadUnaligned(as: V.self) }
         func store(_ p: UnsafeMutablePointer<Float>, _ value: V) { UnsafeMutableRawPointer(p + ch).storeBytes(of: value, as: V.self) }
-        let (m0, m1, m2, m3) = (load(0), load(1), load(2), load(3))
-        let (m4, m5, m6, m7) = (load(4), load(5), load(6), load(7))
-        let (m8, m9, m10, m11) = (load(8), load(9), load(10), load(11))
-        let (m12, m13, m14, m15) = (load(12), load(13), load(14), load(15))
-        // Rows first: s = A^T M (2x4), then s A.
-        let s0 = m0 + m4 + m8, s1 = m1 + m5 + m9, s2 = m2 + m6 + m10, s3 = m3 + m7 + m11
-        let s4 = m4 - m8 - m12, s5 = m5 - m9 - m13, s6 = m6 - m10 - m14, s7 = m7 - m11 - m15
-        store(y, s0 + s1 + s2)
-        if full || columns > 1 { store(y + channels, s1 - s2 - s3) }
-        if full || rows > 1 { store(y + rowStride, s4 + s5 + s6) }
-        if full { store(y + rowStride + channels, s5 - s6 - s7) }
+        let (y00, y01, y10, y11) = outputTile(m, stride: stride, ch, as: V.self)
+        store(y, y00)
+        if full || columns > 1 { store(y + channels, y01) }
+        if full || rows > 1 { store(y + rowStride, y10) }
+        if full { store(y + rowStride + channels, y11) }
     }
     var ch = 0
     while ch + 16 <= channels { run(SIMD16<Float>.self, ch); ch += 16 }
     while ch < channels { run(SIMD4<Float>.self, ch); ch += 4 }  // channels % 4 == 0 (usesWinograd)
 }
 
-/// The maximum of one tile's valid outputs (Y = A^T M A, `rows` x `columns` of its 2x2), all
-/// channels, stored at `y`. Written for SIMD16 and Float separately: through a generic SIMD
-/// helper, as the plain transform is, the compare-and-blend stayed generic and ran lane by lane.
+/// The maximum of one tile's valid outputs (`rows` x `columns` of its 2x2), all channels, stored
+/// at `y`, compared in window order (row, then column) as max pooling compares them. The
+/// compare-and-blend is written per concrete vector type: inside a generic helper it stayed
+/// unspecialized and ran lane by lane (twice the layer's time).
 @inline(__always)
 private func outputTransformMaximum(_ m: UnsafePointer<Float>, stride: Int, _ channels: Int, _ y: UnsafeMutablePointer<Float>,
                                     rows: Int, columns: Int) {
-    typealias V = SIMD16<Float>
     var ch = 0
     while ch + 16 <= channels {
-        func load(_ k: Int) -> V { UnsafeRawPointer(m + k * stride + ch).loadUnaligned(as: V.self) }
-        let (m0, m1, m2, m3) = (load(0), load(1), load(2), load(3))
-        let (m4, m5, m6, m7) = (load(4), load(5), load(6), load(7))
-        let (m8, m9, m10, m11) = (load(8), load(9), load(10), load(11))
-        let (m12, m13, m14, m15) = (load(12), load(13), load(14), load(15))
-        let s0 = m0 + m4 + m8, s1 = m1 + m5 + m9, s2 = m2 + m6 + m10, s3 = m3 + m7 + m11
-        let s4 = m4 - m8 - m12, s5 = m5 - m9 - m13, s6 = m6 - m10 - m14, s7 = m7 - m11 - m15
-        // In window order (row, then column), as max pooling compares them.
-        var best = s0 + s1 + s2
-        if columns > 1 { let v = s1 - s2 - s3; best.replace(with: v, where: v .> best) }
-        if rows > 1 { let v = s4 + s5 + s6; best.replace(with: v, where: v .> best) }
-        if rows > 1 && columns > 1 { let v = s5 - s6 - s7; best.replace(with: v, where: v .> best) }
-        UnsafeMutableRawPointer(y + ch).storeBytes(of: best, as: V.self)
+        let (y00, y01, y10, y11) = outputTile(m, stride: stride, ch, as: SIMD16<Float>.self)
+        var best = y00
+        if columns > 1 { best.replace(with: y01, where: y01 .> best) }
+        if rows > 1 { best.replace(with: y10, where: y10 .> best) }
+        if rows > 1 && columns > 1 { best.replace(with: y11, where: y11 .> best) }
+        UnsafeMutableRawPointer(y + ch).storeBytes(of: best, as: SIMD16<Float>.self)
         ch += 16
     }
-    while ch < channels {
-        func at(_ k: Int) -> Float { m[k * stride + ch] }
-        let s0 = at(0) + at(4) + at(8), s1 = at(1) + at(5) + at(9), s2 = at(2) + at(6) + at(10), s3 = at(3) + at(7) + at(11)
-        let s4 = at(4) - at(8) - at(12), s5 = at(5) - at(9) - at(13), s6 = at(6) - at(10) - at(14), s7 = at(7) - at(11) - at(15)
-        var best = s0 + s1 + s2
-        if columns > 1 { let v = s1 - s2 - s3; if v > best { best = v } }
-        if rows > 1 { let v = s4 + s5 + s6; if v > best { best = v } }
-        if rows > 1 && columns > 1 { let v = s5 - s6 - s7; if v > best { best = v } }
-        y[ch] = best
-        ch += 1
+    while ch < channels {  // channels % 4 == 0 (usesWinograd)
+        let (y00, y01, y10, y11) = outputTile(m, stride: stride, ch, as: SIMD4<Float>.self)
+        var best = y00
+        if columns > 1 { best.replace(with: y01, where: y01 .> best) }
+        if rows > 1 { best.replace(with: y10, where: y10 .> best) }
+        if rows > 1 && columns > 1 { best.replace(with: y11, where: y11 .> best) }
+        UnsafeMutableRawPointer(y + ch).storeBytes(of: best, as: SIMD4<Float>.self)
+        ch += 4
     }
 }
 
