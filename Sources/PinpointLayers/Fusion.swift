@@ -117,7 +117,7 @@ func applyFused(_ layers: [Layer], at index: Int, _ x: Traced, _ context: inout 
             }
         }
         if let convolution = layer as? Conv2D, index + 1 < layers.count, let pool = layers[index + 1] as? MaxPooling2D,
-           convolution.canPool(context: context) {
+           convolution.canPool {
             return scoped(2) { convolution(x, context: &$0, pooledBy: pool) }
         }
         if let fusing = layer as? ActivationFusing, fusing.acceptsFusedActivation, let fused = activation(at: index + 1) {
@@ -128,8 +128,9 @@ func applyFused(_ layers: [Layer], at index: Int, _ x: Traced, _ context: inout 
 }
 
 extension Conv2D {
-    /// Whether `self(_:context:pooledBy:)` applies: an activation with an epilogue form.
-    func canPool(context: LayerContext) -> Bool { activation.fused != nil && kernel != nil }
+    /// Whether `self(_:context:pooledBy:)` applies (in training and in inference alike): built,
+    /// with an activation that has an epilogue form.
+    var canPool: Bool { activation.fused != nil && kernel != nil }
 
     /// The convolution (with its activation), then `pool`, through `conv2DMaxPool`: on the tape
     /// when one is recording, otherwise the inference kernel that never writes the full-size output.
