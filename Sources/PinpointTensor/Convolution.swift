@@ -3,7 +3,7 @@
 //   input gradient    dOut x kernel^T -> columns, scattered back (col2im) into the input's gradient
 //   kernel gradient   columns^T x dOut, accumulated over chunks
 // A 1x1, stride-1 convolution skips im2col: the NHWC input already is the column matrix.
-// Winograd F(2x2, 3x3) takes over for 3x3 stride-1 layers with 16+ channels, in all three passes
+// Winograd F(4x4, 3x3) takes over for 3x3 stride-1 layers with 16+ channels, in all three passes
 // (Winograd.swift), where it wins; the tests check it against a direct float64 convolution.
 //
 // Threads: each worker takes whole chunks of output rows and runs im2col and a single-threaded

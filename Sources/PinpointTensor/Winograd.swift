@@ -1,62 +1,310 @@
-// Winograd F(2x2, 3x3) convolution (Lavin & Gray, "Fast Algorithms for Convolutional Neural
+// Winograd F(4x4, 3x3) convolution (Lavin & Gray, "Fast Algorithms for Convolutional Neural
 // Networks", 2015) for 3x3, stride-1, undilated convolutions with enough channels to feed GEMMs:
-// each 2x2 output tile comes from a 4x4 input tile through 16 elementwise products in a
-// transformed domain, so the GEMM work is 16/36 of im2col's (2.25x fewer multiply-adds).
+// each 4x4 output tile comes from a 6x6 input tile through 36 elementwise products in a
+// transformed domain, so the GEMM work is 36/144 of im2col's (4x fewer multiply-adds; F(2x2, 3x3),
+// used before, saves 2.25x).
 //
 //   U = B^T d B  per input tile and input channel       (input transform)
 //   V = G g G^T  per input/output channel pair          (kernel transform, once per call)
-//   M_k = U_k x V_k  for each of the 16 positions k      (16 GEMMs: tiles x Cin by Cin x Cout)
-//   Y = A^T M A  per tile and output channel             (output transform, 2x2 outputs)
+//   M_k = U_k x V_k  for each of the 36 positions k      (36 GEMMs: tiles x Cin by Cin x Cout)
+//   Y = A^T M A  per tile and output channel             (output transform, 4x4 outputs)
 //
-// Work is cut into blocks of whole tile rows of one image, sized so a block's U and M stay in
-// the worker's L2 cache: each input and output element crosses memory once, as with im2col.
-// The bias and activation are applied to a block's output rows right after its transform.
-// The input gradient of such a convolution is the same kind of convolution (the kernel
-// rotated by 180 degrees, input and output channels swapped, the padding mirrored), so it
-// takes the same path. The kernel gradient transforms the output gradient's 2x2 tiles instead
+// with the interpolation points 0, 1, -1, 2, -2 and infinity:
+//
+//   B^T = [4  0 -5  0 1 0]   G = [ 1/4     0    0]   A^T = [1 1  1 1  1 0]
+//         [0 -4 -4  1 1 0]       [-1/6 -1/6 -1/6]          [0 1 -1 2 -2 0]
+//         [0  4 -4 -1 1 0]       [-1/6  1/6 -1/6]          [0 1  1 4  4 0]
+//         [0 -2 -1  2 1 0]       [1/24 1/12  1/6]          [0 1 -1 8 -8 1]
+//         [0  2 -1 -2 1 0]       [1/24 -1/12 1/6]
+//         [0  4  0 -5 0 1]       [   0    0    1]
+//
+// Work is cut into blocks of whole tile rows (of one or more images), sized so a block's U and M
+// stay in the worker's L2 cache: each input and output element crosses memory once, as with
+// im2col. The bias and activation are applied to each tile row's output right after its
+// transform. The input gradient of such a convolution is the same kind of convolution (the
+// kernel rotated by 180 degrees, input and output channels swapped, the padding mirrored), so it
+// takes the same path. The kernel gradient transforms the output gradient's 4x4 tiles instead
 // (A dY A^T), accumulates U_k^T Ŷ_k over the tiles and brings the sum back with G^T (.) G.
 
-/// Bytes of transformed tiles (U and M, or U and Ŷ) per block: half of this machine's 2 MB L2.
+/// Output pixels per tile side, input pixels per tile side, and transformed positions per tile.
+private let tileSize = 4, tileSpan = 6, positions = 36
+
+/// Bytes of transformed tiles (U and M, or U and Ŷ) per block: about half of this machine's 2 MB
+/// L2, beside the GEMM's packed panels.
 let winogradBlockBytes = 3 << 18
 
-/// The kernel transform G g G^T for every (input, output) channel pair: 16 matrices [Cin, Cout].
+/// The fewest tiles a block holds, even past `winogradBlockBytes`: they are the GEMMs' rows (or
+/// inner dimension), and deep layers with few tiles per row ran their GEMMs slower below this
+/// (the tutorial CNN's last layer at 224: 28 ms with 14-tile blocks, 24 ms with 35).
+let winogradMinimumTiles = 28
+
+/// The six rows of G x (g0, g1, g2) for three vectors of kernel taps (the kernel transform's
+/// step along one axis).
+@inline(__always)
+private func kernelTransform(_ g0: SIMD16<Float>, _ g1: SIMD16<Float>, _ g2: SIMD16<Float>)
+    -> (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>) {
+    let even = (g0 + g2) * (-1 / 6 as Float), odd = g1 * (-1 / 6 as Float)
+    let far = g0 * (1 / 24 as Float) + g2 * (1 / 6 as Float), farOdd = g1 * (1 / 12 as Float)
+    return (g0 * (1 / 4 as Float), even + odd, even - odd, far + farOdd, far - farOdd, g2)
+}
+
+/// The three rows of G^T x (v0 ... v5): the kernel gradient's way back from the transformed domain.
+@inline(__always)
+private func kernelGradientTransform(_ v0: SIMD16<Float>, _ v1: SIMD16<Float>, _ v2: SIMD16<Float>, _ v3: SIMD16<Float>,
+                                     _ v4: SIMD16<Float>, _ v5: SIMD16<Float>) -> (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>) {
+    let sum = (v1 + v2) * (-1 / 6 as Float), difference = (v2 - v1) * (1 / 6 as Float)
+    let farSum = v3 + v4, farDifference = v3 - v4
+    return (v0 * (1 / 4 as Float) + sum + farSum * (1 / 24 as Float),
+            difference + farDifference * (1 / 12 as Float),
+            sum + farSum * (1 / 6 as Float) + v5)
+}
+
+/// The kernel transform G g G^T for every (input, output) channel pair: 36 matrices [Cin, Cout].
 /// With `forInputGradient`, the kernel is first rotated 180 degrees and its channel axes swapped.
+/// Vectorized over the channel pairs, which are contiguous in each of the kernel's 9 taps.
 private func winogradKernel(_ kernel: Tensor, forInputGradient: Bool) -> Tensor {
-    let k = kernel.contiguous()
+    var k = kernel.contiguous()
     let cinK = kernel.shape[2], coutK = kernel.shape[3]
-    let (cin, cout) = forInputGradient ? (coutK, cinK) : (cinK, coutK)
-    let w = k.basePointer
-    return withExtendedLifetime(k) {
-        Tensor(shape: [16, cin, cout]) { v, _ in
-            parallelChunks(cin, costPerItem: cout * 64) { range in
-                for i in range {
-                    for o in 0..<cout {
-                        // g(r, c): the 3x3 kernel taking input channel i to output channel o.
-                        func g(_ r: Int, _ c: Int) -> Float {
-                            forInputGradient ? w[((2 - r) * 3 + (2 - c)) * cinK * coutK + o * coutK + i]
-                                : w[(r * 3 + c) * cinK * coutK + i * coutK + o]
-                        }
-                        // G g (4x3), then (G g) G^T (4x4); G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1].
-                        func gg(_ r: Int, _ c: Int) -> Float {
-                            switch r {
-                            case 0: g(0, c)
-                            case 1: 0.5 * (g(0, c) + g(1, c) + g(2, c))
-                            case 2: 0.5 * (g(0, c) - g(1, c) + g(2, c))
-                            default: g(2, c)
-                            }
-                        }
-                        for r in 0..<4 {
-                            let (t0, t1, t2) = (gg(r, 0), gg(r, 1), gg(r, 2))
-                            let base = v + (r * 4 * cin + i) * cout + o
-                            base[0] = t0
-                            base[cin * cout] = 0.5 * (t0 + t1 + t2)
-                            base[2 * cin * cout] = 0.5 * (t0 - t1 + t2)
-                            base[3 * cin * cout] = t2
-                        }
+    if forInputGradient {
+        let w = k.basePointer
+        k = withExtendedLifetime(k) {
+            Tensor(shape: [3, 3, coutK, cinK]) { r, _ in
+                for tap in 0..<9 {
+                    for i in 0..<cinK {
+                        for o in 0..<coutK { r[(tap * coutK + o) * cinK + i] = w[((8 - tap) * cinK + i) * coutK + o] }
                     }
                 }
             }
         }
+    }
+    let plane = cinK * coutK  // a multiple of 16 (usesWinograd)
+    let w = k.basePointer
+    return withExtendedLifetime(k) {
+        Tensor(shape: [positions, k.shape[2], k.shape[3]]) { v, _ in
+            parallelChunks(plane / 16, costPerItem: 16 * 200) { range in
+                for group in range {
+                    let j = group * 16
+                    func tap(_ r: Int, _ c: Int) -> SIMD16<Float> { UnsafeRawPointer(w + (r * 3 + c) * plane + j).loadUnaligned(as: SIMD16<Float>.self) }
+                    // Columns first (G g, 6x3), then rows ((G g) G^T, 6x6).
+                    let c0 = kernelTransform(tap(0, 0), tap(1, 0), tap(2, 0))
+                    let c1 = kernelTransform(tap(0, 1), tap(1, 1), tap(2, 1))
+                    let c2 = kernelTransform(tap(0, 2), tap(1, 2), tap(2, 2))
+                    func row(_ r: Int, _ a: SIMD16<Float>, _ b: SIMD16<Float>, _ c: SIMD16<Float>) {
+                        func store(_ column: Int, _ value: SIMD16<Float>) {
+                            UnsafeMutableRawPointer(v + (r * tileSpan + column) * plane + j).storeBytes(of: value, as: SIMD16<Float>.self)
+                        }
+                        let t = kernelTransform(a, b, c)
+                        store(0, t.0); store(1, t.1); store(2, t.2); store(3, t.3); store(4, t.4); store(5, t.5)
+                    }
+                    row(0, c0.0, c1.0, c2.0); row(1, c0.1, c1.1, c2.1); row(2, c0.2, c1.2, c2.2)
+                    row(3, c0.3, c1.3, c2.3); row(4, c0.4, c1.4, c2.4); row(5, c0.5, c1.5, c2.5)
+                }
+            }
+        }
+    }
+}
+
+/// B^T x (d0 ... d5): the input transform along one axis.
+@inline(__always)
+private func inputTransform<V: SIMD>(_ d0: V, _ d1: V, _ d2: V, _ d3: V, _ d4: V, _ d5: V) -> (V, V, V, V, V, V)
+where V.Scalar == Float {
+    let a = d4 - 4 * d2, b = d3 - 4 * d1, c = d4 - d2, e = 2 * (d3 - d1)
+    return (4 * d0 - 5 * d2 + d4, a + b, a - b, c + e, c - e, 4 * d1 - 5 * d3 + d5)
+}
+
+/// A^T x (m0 ... m5): the output transform along one axis.
+@inline(__always)
+private func outputTransform<V: SIMD>(_ m0: V, _ m1: V, _ m2: V, _ m3: V, _ m4: V, _ m5: V) -> (V, V, V, V) where V.Scalar == Float {
+    let p = m1 + m2, q = m1 - m2, r = m3 + m4, s = m3 - m4
+    return (m0 + p + r, q + 2 * s, p + 4 * r, q + 8 * s + m5)
+}
+
+/// A x (y0 ... y3): the output gradient's transform along one axis.
+@inline(__always)
+private func outputGradientTransform<V: SIMD>(_ y0: V, _ y1: V, _ y2: V, _ y3: V) -> (V, V, V, V, V, V) where V.Scalar == Float {
+    let p = y0 + y2, q = y1 + y3, p4 = y0 + 4 * y2, q4 = 2 * y1 + 8 * y3
+    return (y0, p + q, p - q, p4 + q4, p4 - q4, y3)
+}
+
+/// Runs `body` over the channels in SIMD16 groups, then SIMD4 ones (channels % 4 == 0).
+@inline(__always)
+private func forEachChannelGroup(_ channels: Int, _ wide: (Int) -> Void, _ narrow: (Int) -> Void) {
+    var ch = 0
+    while ch + 16 <= channels { wide(ch); ch += 16 }
+    while ch < channels { narrow(ch); ch += 4 }
+}
+
+/// U = B^T d B for one 6x6 tile, all channels: pixel (r, c) at d + r * rowStride + c * channels;
+/// U's 36 positions go `stride` floats apart (the columns' results are kept there between the
+/// two steps).
+@inline(__always)
+private func transformInputTile(_ d: UnsafePointer<Float>, rowStride: Int, _ channels: Int, _ u: UnsafeMutablePointer<Float>, stride: Int) {
+    @inline(__always)
+    func run<V: SIMD>(_: V.Type, _ ch: Int) where V.Scalar == Float {
+        func pixel(_ r: Int, _ c: Int) -> V { UnsafeRawPointer(d + r * rowStride + c * channels + ch).loadUnaligned(as: V.self) }
+        func load(_ k: Int) -> V { UnsafeRawPointer(u + k * stride + ch).loadUnaligned(as: V.self) }
+        func store(_ k: Int, _ value: V) { UnsafeMutableRawPointer(u + k * stride + ch).storeBytes(of: value, as: V.self) }
+        for c in 0..<tileSpan {
+            let t = inputTransform(pixel(0, c), pixel(1, c), pixel(2, c), pixel(3, c), pixel(4, c), pixel(5, c))
+            store(c, t.0); store(6 + c, t.1); store(12 + c, t.2); store(18 + c, t.3); store(24 + c, t.4); store(30 + c, t.5)
+        }
+        for r in Swift.stride(from: 0, to: positions, by: tileSpan) {
+            let t = inputTransform(load(r), load(r + 1), load(r + 2), load(r + 3), load(r + 4), load(r + 5))
+            store(r, t.0); store(r + 1, t.1); store(r + 2, t.2); store(r + 3, t.3); store(r + 4, t.4); store(r + 5, t.5)
+        }
+    }
+    forEachChannelGroup(channels, { run(SIMD16<Float>.self, $0) }, { run(SIMD4<Float>.self, $0) })
+}
+
+/// The 6x6 input tile whose top-left pixel is (top, left) in image `n` of `src` (pixels outside
+/// read as zeros), transformed into `u`. Interior tiles are read in place; edge tiles are first
+/// copied into `edge` (36 x channels floats) with zeros around them.
+@inline(__always)
+private func transformInputTile(_ src: UnsafePointer<Float>, image n: Int, top: Int, left: Int, height: Int, width: Int,
+                                channels: Int, edge: UnsafeMutablePointer<Float>, into u: UnsafeMutablePointer<Float>, stride: Int) {
+    if top >= 0, left >= 0, top + tileSpan <= height, left + tileSpan <= width {
+        transformInputTile(src + ((n * height + top) * width + left) * channels, rowStride: width * channels, channels, u, stride: stride)
+        return
+    }
+    for r in 0..<tileSpan {
+        for c in 0..<tileSpan {
+            let ih = top + r, iw = left + c, to = edge + (r * tileSpan + c) * channels
+            if ih >= 0 && ih < height && iw >= 0 && iw < width {
+                to.update(from: src + ((n * height + ih) * width + iw) * channels, count: channels)
+            } else {
+                to.update(repeating: 0, count: channels)
+            }
+        }
+    }
+    transformInputTile(edge, rowStride: tileSpan * channels, channels, u, stride: stride)
+}
+
+/// The 4x4 outputs of one tile at channels ch..<ch + V.scalarCount: Y = A^T M A, row by row
+/// (`row(i, y0, y1, y2, y3)`). The columns' results are kept in M's own positions between the
+/// two steps, so M is overwritten.
+@inline(__always)
+private func transformOutputTile<V: SIMD>(_ m: UnsafeMutablePointer<Float>, stride: Int, _ ch: Int, as _: V.Type,
+                                          _ row: (Int, V, V, V, V) -> Void) where V.Scalar == Float {
+    func load(_ k: Int) -> V { UnsafeRawPointer(m + k * stride + ch).loadUnaligned(as: V.self) }
+    func store(_ k: Int, _ value: V) { UnsafeMutableRawPointer(m + k * stride + ch).storeBytes(of: value, as: V.self) }
+    for c in 0..<tileSpan {
+        let s = outputTransform(load(c), load(6 + c), load(12 + c), load(18 + c), load(24 + c), load(30 + c))
+        store(c, s.0); store(6 + c, s.1); store(12 + c, s.2); store(18 + c, s.3)
+    }
+    for r in 0..<tileSize {
+        let y = outputTransform(load(r * 6), load(r * 6 + 1), load(r * 6 + 2), load(r * 6 + 3), load(r * 6 + 4), load(r * 6 + 5))
+        row(r, y.0, y.1, y.2, y.3)
+    }
+}
+
+/// One tile's outputs, all channels, written to up to 4x4 output pixels (an edge tile drops what
+/// falls outside the output).
+@inline(__always)
+private func storeOutputTile(_ m: UnsafeMutablePointer<Float>, stride: Int, _ channels: Int, _ y: UnsafeMutablePointer<Float>,
+                             rowStride: Int, rows: Int, columns: Int) {
+    @inline(__always)
+    func run<V: SIMD>(_: V.Type, _ ch: Int) where V.Scalar == Float {
+        transformOutputTile(m, stride: stride, ch, as: V.self) { r, y0, y1, y2, y3 in
+            guard r < rows else { return }
+            let p = y + r * rowStride + ch
+            func store(_ c: Int, _ value: V) { if c < columns { UnsafeMutableRawPointer(p + c * channels).storeBytes(of: value, as: V.self) } }
+            store(0, y0); store(1, y1); store(2, y2); store(3, y3)
+        }
+    }
+    forEachChannelGroup(channels, { run(SIMD16<Float>.self, $0) }, { run(SIMD4<Float>.self, $0) })
+}
+
+/// One tile's outputs max-pooled by its four 2x2 windows, all channels: window (a, b) goes to
+/// y + a * rowStride + b * channels if a < pooledRows and b < pooledColumns, and takes the
+/// tile's valid outputs (`rows` x `columns` of the 4x4) in window order (row, then column), as
+/// max pooling compares them. The compare-and-blend is written per concrete vector type: inside
+/// a generic helper it stayed unspecialized and ran lane by lane.
+@inline(__always)
+private func storePooledTile(_ m: UnsafeMutablePointer<Float>, stride: Int, _ channels: Int, _ y: UnsafeMutablePointer<Float>,
+                             rowStride: Int, rows: Int, columns: Int, pooledRows: Int, pooledColumns: Int) {
+    forEachChannelGroup(channels, { ch in
+        typealias V = SIMD16<Float>
+        var top = (V(), V(), V(), V())
+        transformOutputTile(m, stride: stride, ch, as: V.self) { r, y0, y1, y2, y3 in
+            guard r % 2 == 1 else { top = (y0, y1, y2, y3); return }
+            let a = r / 2
+            guard a < pooledRows else { return }
+            let cells = (top.0, top.1, y0, y1, top.2, top.3, y2, y3)
+            for b in 0..<Swift.min(2, pooledColumns) {
+                let (c00, c01, c10, c11) = b == 0 ? (cells.0, cells.1, cells.2, cells.3) : (cells.4, cells.5, cells.6, cells.7)
+                let hasColumn = 2 * b + 1 < columns, hasRow = r < rows
+                var best = c00
+                if hasColumn { best.replace(with: c01, where: c01 .> best) }
+                if hasRow { best.replace(with: c10, where: c10 .> best) }
+                if hasRow && hasColumn { best.replace(with: c11, where: c11 .> best) }
+                UnsafeMutableRawPointer(y + a * rowStride + b * channels + ch).storeBytes(of: best, as: V.self)
+            }
+        }
+    }, { ch in
+        typealias V = SIMD4<Float>
+        var top = (V(), V(), V(), V())
+        transformOutputTile(m, stride: stride, ch, as: V.self) { r, y0, y1, y2, y3 in
+            guard r % 2 == 1 else { top = (y0, y1, y2, y3); return }
+            let a = r / 2
+            guard a < pooledRows else { return }
+            let cells = (top.0, top.1, y0, y1, top.2, top.3, y2, y3)
+            for b in 0..<Swift.min(2, pooledColumns) {
+                let (c00, c01, c10, c11) = b == 0 ? (cells.0, cells.1, cells.2, cells.3) : (cells.4, cells.5, cells.6, cells.7)
+                let hasColumn = 2 * b + 1 < columns, hasRow = r < rows
+                var best = c00
+                if hasColumn { best.replace(with: c01, where: c01 .> best) }
+                if hasRow { best.replace(with: c10, where: c10 .> best) }
+                if hasRow && hasColumn { best.replace(with: c11, where: c11 .> best) }
+                UnsafeMutableRawPointer(y + a * rowStride + b * channels + ch).storeBytes(of: best, as: V.self)
+            }
+        }
+    })
+}
+
+/// Ŷ = A dY A^T for one tile, all channels: dY's pixel (r, c) at dy + r * rowStride + c * channels,
+/// spread to the 36 transformed positions `stride` floats apart.
+@inline(__always)
+private func transformOutputGradientTile(_ dy: UnsafePointer<Float>, rowStride: Int, _ channels: Int, _ out: UnsafeMutablePointer<Float>,
+                                         stride: Int) {
+    @inline(__always)
+    func run<V: SIMD>(_: V.Type, _ ch: Int) where V.Scalar == Float {
+        func pixel(_ r: Int, _ c: Int) -> V { UnsafeRawPointer(dy + r * rowStride + c * channels + ch).loadUnaligned(as: V.self) }
+        func load(_ k: Int) -> V { UnsafeRawPointer(out + k * stride + ch).loadUnaligned(as: V.self) }
+        func store(_ k: Int, _ value: V) { UnsafeMutableRawPointer(out + k * stride + ch).storeBytes(of: value, as: V.self) }
+        for c in 0..<tileSize {
+            let t = outputGradientTransform(pixel(0, c), pixel(1, c), pixel(2, c), pixel(3, c))
+            store(c, t.0); store(6 + c, t.1); store(12 + c, t.2); store(18 + c, t.3); store(24 + c, t.4); store(30 + c, t.5)
+        }
+        for r in Swift.stride(from: 0, to: positions, by: tileSpan) {
+            let t = outputGradientTransform(load(r), load(r + 1), load(r + 2), load(r + 3))
+            store(r, t.0); store(r + 1, t.1); store(r + 2, t.2); store(r + 3, t.3); store(r + 4, t.4); store(r + 5, t.5)
+        }
+    }
+    forEachChannelGroup(channels, { run(SIMD16<Float>.self, $0) }, { run(SIMD4<Float>.self, $0) })
+}
+
+/// How the output's 4x4 tiles are cut into blocks of whole tile rows, counted over the batch
+/// (image 0's rows, then image 1's, ...), each block's transformed tiles taking about
+/// `winogradBlockBytes`.
+private struct WinogradBlocks {
+    let tilesHigh: Int, tilesWide: Int, tileRowsPerBlock: Int, tileRows: Int, blocks: Int
+    /// Tiles in the largest block: the scratch buffers' row count.
+    var maxTiles: Int { tileRowsPerBlock * tilesWide }
+
+    /// `channels`: the transformed values kept per tile and position (Cin + Cout).
+    init(batch: Int, outHeight: Int, outWidth: Int, channels: Int) {
+        tilesHigh = (outHeight + tileSize - 1) / tileSize
+        tilesWide = (outWidth + tileSize - 1) / tileSize
+        tileRows = batch * tilesHigh
+        let fitting = winogradBlockBytes / 4 / Swift.max(positions * tilesWide * channels, 1)
+        tileRowsPerBlock = Swift.min(tileRows, Swift.max(1, fitting, (winogradMinimumTiles + tilesWide - 1) / tilesWide))
+        blocks = (tileRows + tileRowsPerBlock - 1) / tileRowsPerBlock
+    }
+
+    /// Block `index`'s tile rows, each as (image, tile row in the image, tile row in the block).
+    func rows(_ index: Int) -> [(image: Int, row: Int, slot: Int)] {
+        let first = index * tileRowsPerBlock
+        return (first..<Swift.min(first + tileRowsPerBlock, tileRows)).map { ($0 / tilesHigh, $0 % tilesHigh, $0 - first) }
     }
 }
 
@@ -66,7 +314,7 @@ private func winogradKernel(_ kernel: Tensor, forInputGradient: Bool) -> Tensor 
 ///
 /// With `pooled`, the result is that output max-pooled by 2x2 windows at stride 2 starting at the
 /// top left (`pooledHeight` x `pooledWidth` of them; a window cut by the edge takes its valid
-/// cells): each 2x2 output tile is one window, so the maximum is taken as the tile is
+/// cells): each 4x4 output tile holds four whole windows, so the maximum is taken as the tile is
 /// transformed and the full-size output is never written. The epilogue then applies to the
 /// pooled values, which is the same for a non-decreasing activation.
 private func winogradConvolution(_ input: Tensor, transformedKernel v: Tensor, padTop: Int, padLeft: Int, outHeight: Int, outWidth: Int,
@@ -74,230 +322,67 @@ private func winogradConvolution(_ input: Tensor, transformedKernel v: Tensor, p
     let x = input.contiguous()
     let (batch, height, width, cin) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
     let cout = v.shape[2]
-    precondition(v.shape == [16, cin, cout], "winogradConvolution: transformed kernel \(v.shape) for \(cin) input channels")
+    precondition(v.shape == [positions, cin, cout], "winogradConvolution: transformed kernel \(v.shape) for \(cin) input channels")
     let plan = WinogradBlocks(batch: batch, outHeight: outHeight, outWidth: outWidth, channels: cin + cout)
-    let tilesWide = plan.tilesWide, maxTiles = plan.maxTiles, blocks = plan.blocks
+    let tilesWide = plan.tilesWide, maxTiles = plan.maxTiles
     // Counted as the direct convolution's multiply-adds, so GFLOP/s stays comparable with other
-    // frameworks' effective figures; the GEMMs below do 16/36 of them and do not count themselves.
+    // frameworks' effective figures; the GEMMs below do 36/144 of them and do not count themselves.
     KernelCounters.add(multiplyAdds: batch * outHeight * outWidth * 9 * cin * cout)
     let src = x.basePointer, kernel = v.basePointer
+    let (outRows, outColumns) = pooled.map { ($0.height, $0.width) } ?? (outHeight, outWidth)
     return withExtendedLifetime((x, v, epilogue.bias)) {
-        Tensor(shape: [batch, pooled?.height ?? outHeight, pooled?.width ?? outWidth, cout]) { out, _ in
-            forEachWorker(limit: blocks) { worker, workers in
-                Workspace.withBuffer(count: 16 * maxTiles * (cin + cout) + cin) { scratch in
-                    let u = scratch, m = scratch + 16 * maxTiles * cin
-                    let zeros = m + 16 * maxTiles * cout
-                    zeros.initialize(repeating: 0, count: cin)
+        Tensor(shape: [batch, outRows, outColumns, cout]) { out, _ in
+            forEachWorker(limit: plan.blocks) { worker, workers in
+                Workspace.withBuffer(count: positions * (maxTiles * (cin + cout) + cin)) { scratch in
+                    let u = scratch, m = scratch + positions * maxTiles * cin, edge = m + positions * maxTiles * cout
                     var block = worker
-                    var d = [UnsafePointer<Float>](repeating: UnsafePointer(zeros), count: 16)
-                    while block < blocks {
-                        let (n, firstTileRow, tileRows) = plan.block(block)
-                        let tiles = tileRows * tilesWide
-                        for tr in 0..<tileRows {
+                    while block < plan.blocks {
+                        let rows = plan.rows(block)
+                        for (n, tr, slot) in rows {
                             for tc in 0..<tilesWide {
-                                transformInputTile(src, image: n, top: (firstTileRow + tr) * 2 - padTop, left: tc * 2 - padLeft,
-                                                   height: height, width: width, channels: cin, zeros: zeros, pointers: &d,
-                                                   into: u + (tr * tilesWide + tc) * cin, stride: maxTiles * cin)
+                                transformInputTile(src, image: n, top: tr * tileSize - padTop, left: tc * tileSize - padLeft, height: height,
+                                                   width: width, channels: cin, edge: edge, into: u + (slot * tilesWide + tc) * cin,
+                                                   stride: maxTiles * cin)
                             }
                         }
-                        for k in 0..<16 {
+                        for k in 0..<positions {
                             sgemm(GEMMOperand(pointer: u + k * maxTiles * cin, transposed: false, leadingDimension: cin),
                                   GEMMOperand(pointer: kernel + k * cin * cout, transposed: false, leadingDimension: cout),
-                                  m + k * maxTiles * cout, m: tiles, n: cout, k: cin, ldc: cout, counted: false)
+                                  m + k * maxTiles * cout, m: rows.count * tilesWide, n: cout, k: cin, ldc: cout, counted: false)
                         }
-                        if let pooled {
-                            let rows = Swift.max(0, Swift.min(tileRows, pooled.height - firstTileRow))
-                            for tr in 0..<rows {
-                                for tc in 0..<Swift.min(tilesWide, pooled.width) {
-                                    let oh = (firstTileRow + tr) * 2, ow = tc * 2
-                                    let y = out + ((n * pooled.height + firstTileRow + tr) * pooled.width + tc) * cout
-                                    outputTransformMaximum(m + (tr * tilesWide + tc) * cout, stride: maxTiles * cout, cout, y,
-                                                           rows: Swift.min(2, outHeight - oh), columns: Swift.min(2, outWidth - ow))
+                        // Output transform, vectorized over channels, then the epilogue on the tile row's
+                        // outputs while they are in cache.
+                        for (n, tr, slot) in rows {
+                            let oh = tr * tileSize
+                            if let pooled {
+                                let ph = tr * 2, pooledRows = Swift.min(2, pooled.height - ph)
+                                guard pooledRows > 0 else { continue }
+                                for tc in 0..<Swift.min(tilesWide, (pooled.width + 1) / 2) {
+                                    let ow = tc * tileSize
+                                    storePooledTile(m + (slot * tilesWide + tc) * cout, stride: maxTiles * cout, cout,
+                                                    out + ((n * pooled.height + ph) * pooled.width + tc * 2) * cout,
+                                                    rowStride: pooled.width * cout, rows: outHeight - oh, columns: outWidth - ow,
+                                                    pooledRows: pooledRows, pooledColumns: pooled.width - tc * 2)
                                 }
-                            }
-                            epilogue.apply(out + (n * pooled.height + firstTileRow) * pooled.width * cout, rows: rows * pooled.width,
-                                           columns: cout)
-                            block += workers
-                            continue
-                        }
-                        // Output transform, vectorized over channels; edge tiles drop what falls outside.
-                        for tr in 0..<tileRows {
-                            for tc in 0..<tilesWide {
-                                let oh = (firstTileRow + tr) * 2, ow = tc * 2
-                                let tile = tr * tilesWide + tc
-                                let y = out + ((n * outHeight + oh) * outWidth + ow) * cout
-                                outputTransform(m + tile * cout, stride: maxTiles * cout, cout, y, rowStride: outWidth * cout,
-                                                rows: Swift.min(2, outHeight - oh), columns: Swift.min(2, outWidth - ow))
+                                epilogue.apply(out + (n * pooled.height + ph) * pooled.width * cout, rows: pooledRows * pooled.width,
+                                               columns: cout)
+                            } else {
+                                for tc in 0..<tilesWide {
+                                    let ow = tc * tileSize
+                                    storeOutputTile(m + (slot * tilesWide + tc) * cout, stride: maxTiles * cout, cout,
+                                                    out + ((n * outHeight + oh) * outWidth + ow) * cout, rowStride: outWidth * cout,
+                                                    rows: Swift.min(tileSize, outHeight - oh), columns: Swift.min(tileSize, outWidth - ow))
+                                }
+                                epilogue.apply(out + (n * outHeight + oh) * outWidth * cout,
+                                               rows: Swift.min(tileSize, outHeight - oh) * outWidth, columns: cout)
                             }
                         }
-                        let firstRow = firstTileRow * 2, rows = Swift.min(tileRows * 2, outHeight - firstRow)
-                        epilogue.apply(out + (n * outHeight + firstRow) * outWidth * cout, rows: rows * outWidth, columns: cout)
                         block += workers
                     }
                 }
             }
         }
     }
-}
-
-/// How the output's 2x2 tiles are cut into blocks of whole tile rows of one image, each block's
-/// transformed tiles taking about `winogradBlockBytes` (half of L2, beside the GEMM's packed
-/// panels). Measured on the tutorial CNN at 224 (Docs/Performance.md): 384 KB to 12 MB blocks all
-/// ran slower, 1.5 MB and up by 25-50%.
-private struct WinogradBlocks {
-    let tilesHigh: Int, tilesWide: Int, tileRowsPerBlock: Int, blocksPerImage: Int, blocks: Int
-    /// Tiles in the largest block: the scratch buffers' row count.
-    var maxTiles: Int { tileRowsPerBlock * tilesWide }
-
-    /// `channels`: the transformed values kept per tile and position (Cin + Cout).
-    init(batch: Int, outHeight: Int, outWidth: Int, channels: Int) {
-        tilesHigh = (outHeight + 1) / 2
-        tilesWide = (outWidth + 1) / 2
-        tileRowsPerBlock = Swift.max(1, Swift.min(tilesHigh, winogradBlockBytes / 4 / Swift.max(16 * tilesWide * channels, 1)))
-        blocksPerImage = (tilesHigh + tileRowsPerBlock - 1) / tileRowsPerBlock
-        blocks = batch * blocksPerImage
-    }
-
-    /// Block `index`: its image, first tile row and number of tile rows.
-    func block(_ index: Int) -> (image: Int, firstTileRow: Int, tileRows: Int) {
-        let first = (index % blocksPerImage) * tileRowsPerBlock
-        return (index / blocksPerImage, first, Swift.min(tileRowsPerBlock, tilesHigh - first))
-    }
-}
-
-/// The input transform of the 4x4 tile whose top-left input pixel is (top, left) in `image`
-/// (pixels outside the input read as zeros), into `u`'s 16 positions `stride` floats apart.
-@inline(__always)
-private func transformInputTile(_ src: UnsafePointer<Float>, image n: Int, top: Int, left: Int, height: Int, width: Int, channels: Int,
-                                zeros: UnsafePointer<Float>, pointers d: inout [UnsafePointer<Float>],
-                                into u: UnsafeMutablePointer<Float>, stride: Int) {
-    for r in 0..<4 {
-        let ih = top + r
-        for c in 0..<4 {
-            let iw = left + c
-            d[r * 4 + c] = ih >= 0 && ih < height && iw >= 0 && iw < width ? src + ((n * height + ih) * width + iw) * channels : zeros
-        }
-    }
-    d.withUnsafeBufferPointer { d in inputTransform(d.baseAddress!, channels, u, stride: stride) }
-}
-
-/// U = B^T d B for one tile, all channels: d[r * 4 + c] points at the tile's input pixel (r, c);
-/// U's 16 positions go `stride` floats apart. B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1].
-/// Written over SIMD vectors of channels: with 32 pointers in play the compiler does not
-/// vectorize the scalar loop by itself.
-@inline(__always)
-private func inputTransform(_ d: UnsafePointer<UnsafePointer<Float>>, _ channels: Int, _ u: UnsafeMutablePointer<Float>, stride: Int) {
-    @inline(__always)
-    func run<V: SIMD>(_: V.Type, _ ch: Int) where V.Scalar == Float {
-        func load(_ i: Int) -> V { UnsafeRawPointer(d[i] + ch).loadUnaligned(as: V.self) }
-        func store(_ k: Int, _ value: V) { UnsafeMutableRawPointer(u + k * stride + ch).storeBytes(of: value, as: V.self) }
-        let (d0, d1, d2, d3) = (load(0), load(1), load(2), load(3))
-        let (d4, d5, d6, d7) = (load(4), load(5), load(6), load(7))
-        let (d8, d9, d10, d11) = (load(8), load(9), load(10), load(11))
-        let (d12, d13, d14, d15) = (load(12), load(13), load(14), load(15))
-        // Columns first: t = B^T d.
-        let t0 = d0 - d8, t1 = d1 - d9, t2 = d2 - d10, t3 = d3 - d11
-        let t4 = d4 + d8, t5 = d5 + d9, t6 = d6 + d10, t7 = d7 + d11
-        let t8 = d8 - d4, t9 = d9 - d5, t10 = d10 - d6, t11 = d11 - d7
-        let t12 = d4 - d12, t13 = d5 - d13, t14 = d6 - d14, t15 = d7 - d15
-        // Then rows: U = t B.
-        store(0, t0 - t2); store(1, t1 + t2); store(2, t2 - t1); store(3, t1 - t3)
-        store(4, t4 - t6); store(5, t5 + t6); store(6, t6 - t5); store(7, t5 - t7)
-        store(8, t8 - t10); store(9, t9 + t10); store(10, t10 - t9); store(11, t9 - t11)
-        store(12, t12 - t14); store(13, t13 + t14); store(14, t14 - t13); store(15, t13 - t15)
-    }
-    var ch = 0
-    while ch + 16 <= channels { run(SIMD16<Float>.self, ch); ch += 16 }
-    while ch < channels { run(SIMD4<Float>.self, ch); ch += 4 }  // channels % 4 == 0 (usesWinograd)
-}
-
-/// Y = A^T M A for one tile at channels ch..<ch + V.scalarCount: its four outputs, top left, top
-/// right, bottom left, bottom right. A^T = [1 1 1 0; 0 1 -1 -1]; the 16 positions are `stride`
-/// floats apart.
-@inline(__always)
-private func outputTile<V: SIMD>(_ m: UnsafePointer<Float>, stride: Int, _ ch: Int, as _: V.Type) -> (V, V, V, V) where V.Scalar == Float {
-    func load(_ k: Int) -> V { UnsafeRawPointer(m + k * stride + ch).loadUnaligned(as: V.self) }
-    let (m0, m1, m2, m3) = (load(0), load(1), load(2), load(3))
-    let (m4, m5, m6, m7) = (load(4), load(5), load(6), load(7))
-    let (m8, m9, m10, m11) = (load(8), load(9), load(10), load(11))
-    let (m12, m13, m14, m15) = (load(12), load(13), load(14), load(15))
-    // Rows first: s = A^T M (2x4), then s A.
-    let s0 = m0 + m4 + m8, s1 = m1 + m5 + m9, s2 = m2 + m6 + m10, s3 = m3 + m7 + m11
-    let s4 = m4 - m8 - m12, s5 = m5 - m9 - m13, s6 = m6 - m10 - m14, s7 = m7 - m11 - m15
-    return (s0 + s1 + s2, s1 - s2 - s3, s4 + s5 + s6, s5 - s6 - s7)
-}
-
-/// One tile's outputs, all channels, written to up to 2x2 output pixels (an edge tile of an
-/// odd-sized output drops the rest).
-@inline(__always)
-private func outputTransform(_ m: UnsafePointer<Float>, stride: Int, _ channels: Int, _ y: UnsafeMutablePointer<Float>, rowStride: Int,
-                             rows: Int, columns: Int) {
-    let full = rows == 2 && columns == 2
-    @inline(__always)
-    func run<V: SIMD>(_: V.Type, _ ch: Int) where V.Scalar == Float {
-        func store(_ p: UnsafeMutablePointer<Float>, _ value: V) { UnsafeMutableRawPointer(p + ch).storeBytes(of: value, as: V.self) }
-        let (y00, y01, y10, y11) = outputTile(m, stride: stride, ch, as: V.self)
-        store(y, y00)
-        if full || columns > 1 { store(y + channels, y01) }
-        if full || rows > 1 { store(y + rowStride, y10) }
-        if full { store(y + rowStride + channels, y11) }
-    }
-    var ch = 0
-    while ch + 16 <= channels { run(SIMD16<Float>.self, ch); ch += 16 }
-    while ch < channels { run(SIMD4<Float>.self, ch); ch += 4 }  // channels % 4 == 0 (usesWinograd)
-}
-
-/// The maximum of one tile's valid outputs (`rows` x `columns` of its 2x2), all channels, stored
-/// at `y`, compared in window order (row, then column) as max pooling compares them. The
-/// compare-and-blend is written per concrete vector type: inside a generic helper it stayed
-/// unspecialized and ran lane by lane (twice the layer's time).
-@inline(__always)
-private func outputTransformMaximum(_ m: UnsafePointer<Float>, stride: Int, _ channels: Int, _ y: UnsafeMutablePointer<Float>,
-                                    rows: Int, columns: Int) {
-    var ch = 0
-    while ch + 16 <= channels {
-        let (y00, y01, y10, y11) = outputTile(m, stride: stride, ch, as: SIMD16<Float>.self)
-        var best = y00
-        if columns > 1 { best.replace(with: y01, where: y01 .> best) }
-        if rows > 1 { best.replace(with: y10, where: y10 .> best) }
-        if rows > 1 && columns > 1 { best.replace(with: y11, where: y11 .> best) }
-        UnsafeMutableRawPointer(y + ch).storeBytes(of: best, as: SIMD16<Float>.self)
-        ch += 16
-    }
-    while ch < channels {  // channels % 4 == 0 (usesWinograd)
-        let (y00, y01, y10, y11) = outputTile(m, stride: stride, ch, as: SIMD4<Float>.self)
-        var best = y00
-        if columns > 1 { best.replace(with: y01, where: y01 .> best) }
-        if rows > 1 { best.replace(with: y10, where: y10 .> best) }
-        if rows > 1 && columns > 1 { best.replace(with: y11, where: y11 .> best) }
-        UnsafeMutableRawPointer(y + ch).storeBytes(of: best, as: SIMD4<Float>.self)
-        ch += 4
-    }
-}
-
-/// Ŷ = A dY A^T for one tile, all channels: the 2x2 output gradient (nil pointers outside the
-/// output read as zeros) spread to the 16 transformed positions, `stride` floats apart.
-/// A = [1 0; 1 1; 1 -1; 0 -1].
-@inline(__always)
-private func outputGradientTransform(_ dy: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>),
-                                     _ channels: Int, _ out: UnsafeMutablePointer<Float>, stride: Int) {
-    @inline(__always)
-    func run<V: SIMD>(_: V.Type, _ ch: Int) where V.Scalar == Float {
-        func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p + ch).loadUnaligned(as: V.self) }
-        func store(_ k: Int, _ value: V) { UnsafeMutableRawPointer(out + k * stride + ch).storeBytes(of: value, as: V.self) }
-        let (a, b, c, d) = (load(dy.0), load(dy.1), load(dy.2), load(dy.3))
-        // Rows of A dY: [a b], [a+c b+d], [a-c b-d], [-c -d]; each row [p q] becomes [p, p+q, p-q, -q].
-        func row(_ r: Int, _ p: V, _ q: V) {
-            store(r * 4, p); store(r * 4 + 1, p + q); store(r * 4 + 2, p - q); store(r * 4 + 3, V() - q)
-        }
-        row(0, a, b)
-        row(1, a + c, b + d)
-        row(2, a - c, b - d)
-        row(3, V() - c, V() - d)
-    }
-    var ch = 0
-    while ch + 16 <= channels { run(SIMD16<Float>.self, ch); ch += 16 }
-    while ch < channels { run(SIMD4<Float>.self, ch); ch += 4 }
 }
 
 /// `conv2DBackpropKernel` through Winograd: per position k, the transformed input tiles
@@ -309,12 +394,10 @@ func winogradConv2DBackpropKernel(_ input: Tensor, outputGradient: Tensor, _ g: 
     let (batch, height, width, cin) = (g.batch, g.window.height.input, g.window.width.input, g.inChannels)
     let cout = g.outChannels, outHeight = g.window.height.output, outWidth = g.window.width.output
     let padTop = g.window.height.padBefore, padLeft = g.window.width.padBefore
-    // Blocks as in the forward pass: 2x to 16x larger ones, which give the GEMMs a longer inner
-    // dimension, measured slower on the tutorial CNN's layers 2 and 3 (Docs/Performance.md).
     let plan = WinogradBlocks(batch: batch, outHeight: outHeight, outWidth: outWidth, channels: cin + cout)
-    let tilesWide = plan.tilesWide, maxTiles = plan.maxTiles, blocks = plan.blocks
-    let workers = Swift.max(1, Swift.min(Parallelism.threadCount, blocks))
-    let accumulatorSize = 16 * cin * cout
+    let tilesWide = plan.tilesWide, maxTiles = plan.maxTiles
+    let workers = Swift.max(1, Swift.min(Parallelism.threadCount, plan.blocks))
+    let plane = cin * cout, accumulatorSize = positions * plane
     KernelCounters.add(multiplyAdds: batch * outHeight * outWidth * 9 * cin * cout)
     let src = x.basePointer, grad = dy.basePointer
     return withExtendedLifetime((x, dy)) {
@@ -322,62 +405,69 @@ func winogradConv2DBackpropKernel(_ input: Tensor, outputGradient: Tensor, _ g: 
             accumulators.initialize(repeating: 0, count: workers * accumulatorSize)
             forEachWorker(limit: workers) { worker, workers in
                 let acc = accumulators + worker * accumulatorSize
-                Workspace.withBuffer(count: 16 * maxTiles * (cin + cout) + Swift.max(cin, cout)) { scratch in
-                    let u = scratch, yhat = scratch + 16 * maxTiles * cin
-                    let zeros = yhat + 16 * maxTiles * cout
-                    zeros.initialize(repeating: 0, count: Swift.max(cin, cout))
-                    var d = [UnsafePointer<Float>](repeating: UnsafePointer(zeros), count: 16)
+                Workspace.withBuffer(count: positions * (maxTiles * (cin + cout) + Swift.max(cin, cout))) { scratch in
+                    let u = scratch, yhat = scratch + positions * maxTiles * cin, edge = yhat + positions * maxTiles * cout
                     var block = worker
-                    while block < blocks {
-                        let (n, firstTileRow, tileRows) = plan.block(block)
-                        let tiles = tileRows * tilesWide
-                        for tr in 0..<tileRows {
+                    while block < plan.blocks {
+                        let rows = plan.rows(block)
+                        for (n, tr, slot) in rows {
                             for tc in 0..<tilesWide {
-                                let tile = tr * tilesWide + tc
-                                let oh = (firstTileRow + tr) * 2, ow = tc * 2
+                                let tile = slot * tilesWide + tc, oh = tr * tileSize, ow = tc * tileSize
                                 transformInputTile(src, image: n, top: oh - padTop, left: ow - padLeft, height: height, width: width,
-                                                   channels: cin, zeros: zeros, pointers: &d, into: u + tile * cin, stride: maxTiles * cin)
-                                func dyPixel(_ r: Int, _ c: Int) -> UnsafePointer<Float> {
-                                    oh + r < outHeight && ow + c < outWidth
-                                        ? UnsafePointer(grad + ((n * outHeight + oh + r) * outWidth + ow + c) * cout) : UnsafePointer(zeros)
+                                                   channels: cin, edge: edge, into: u + tile * cin, stride: maxTiles * cin)
+                                let first = grad + ((n * outHeight + oh) * outWidth + ow) * cout
+                                if oh + tileSize <= outHeight && ow + tileSize <= outWidth {
+                                    transformOutputGradientTile(first, rowStride: outWidth * cout, cout, yhat + tile * cout, stride: maxTiles * cout)
+                                } else {
+                                    // An edge tile: the gradient's valid pixels, zeros around them.
+                                    for r in 0..<tileSize {
+                                        for c in 0..<tileSize {
+                                            let to = edge + (r * tileSize + c) * cout
+                                            if oh + r < outHeight && ow + c < outWidth {
+                                                to.update(from: first + (r * outWidth + c) * cout, count: cout)
+                                            } else {
+                                                to.update(repeating: 0, count: cout)
+                                            }
+                                        }
+                                    }
+                                    transformOutputGradientTile(edge, rowStride: tileSize * cout, cout, yhat + tile * cout, stride: maxTiles * cout)
                                 }
-                                outputGradientTransform((dyPixel(0, 0), dyPixel(0, 1), dyPixel(1, 0), dyPixel(1, 1)), cout,
-                                                        yhat + tile * cout, stride: maxTiles * cout)
                             }
                         }
-                        for k in 0..<16 {
+                        for k in 0..<positions {
                             sgemm(GEMMOperand(pointer: u + k * maxTiles * cin, transposed: true, leadingDimension: cin),
                                   GEMMOperand(pointer: yhat + k * maxTiles * cout, transposed: false, leadingDimension: cout),
-                                  acc + k * cin * cout, m: cin, n: cout, k: tiles, ldc: cout, beta: 1, counted: false)
+                                  acc + k * plane, m: cin, n: cout, k: rows.count * tilesWide, ldc: cout, beta: 1, counted: false)
                         }
                         block += workers
                     }
                 }
             }
-            // Sum the workers' accumulators, then dg = G^T dV G per channel pair.
+            // Sum the workers' accumulators, then dg = G^T dV G per channel pair, vectorized over
+            // the pairs (plane is a multiple of 16).
             for worker in 1..<workers {
                 let a = accumulators + worker * accumulatorSize
                 for i in 0..<accumulatorSize { accumulators[i] += a[i] }
             }
             return Tensor(shape: g.kernelShape) { dk, _ in
-                let plane = cin * cout
-                parallelChunks(plane, costPerItem: 64) { range in
-                    for j in range {
-                        func v(_ r: Int, _ c: Int) -> Float { accumulators[(r * 4 + c) * plane + j] }
-                        // G^T = [1 1/2 1/2 0; 0 1/2 -1/2 0; 0 1/2 1/2 1]: rows first (3x4), then columns (3x3).
-                        for r in 0..<3 {
-                            func t(_ c: Int) -> Float {
-                                switch r {
-                                case 0: v(0, c) + 0.5 * (v(1, c) + v(2, c))
-                                case 1: 0.5 * (v(1, c) - v(2, c))
-                                default: 0.5 * (v(1, c) + v(2, c)) + v(3, c)
-                                }
-                            }
-                            let (t0, t1, t2, t3) = (t(0), t(1), t(2), t(3))
-                            dk[(r * 3) * plane + j] = t0 + 0.5 * (t1 + t2)
-                            dk[(r * 3 + 1) * plane + j] = 0.5 * (t1 - t2)
-                            dk[(r * 3 + 2) * plane + j] = 0.5 * (t1 + t2) + t3
+                parallelChunks(plane / 16, costPerItem: 16 * 200) { range in
+                    for group in range {
+                        let j = group * 16
+                        func v(_ k: Int) -> SIMD16<Float> { UnsafeRawPointer(accumulators + k * plane + j).loadUnaligned(as: SIMD16<Float>.self) }
+                        // Columns first (G^T dV, 3x6), then rows (3x3).
+                        func column(_ c: Int) -> (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>) {
+                            kernelGradientTransform(v(c), v(6 + c), v(12 + c), v(18 + c), v(24 + c), v(30 + c))
                         }
+                        let t = (column(0), column(1), column(2), column(3), column(4), column(5))
+                        func store(_ tap: Int, _ value: SIMD16<Float>) {
+                            UnsafeMutableRawPointer(dk + tap * plane + j).storeBytes(of: value, as: SIMD16<Float>.self)
+                        }
+                        let r0 = kernelGradientTransform(t.0.0, t.1.0, t.2.0, t.3.0, t.4.0, t.5.0)
+                        let r1 = kernelGradientTransform(t.0.1, t.1.1, t.2.1, t.3.1, t.4.1, t.5.1)
+                        let r2 = kernelGradientTransform(t.0.2, t.1.2, t.2.2, t.3.2, t.4.2, t.5.2)
+                        store(0, r0.0); store(1, r0.1); store(2, r0.2)
+                        store(3, r1.0); store(4, r1.1); store(5, r1.2)
+                        store(6, r2.0); store(7, r2.1); store(8, r2.2)
                     }
                 }
             }
@@ -394,7 +484,7 @@ func usesWinograd(_ g: Conv2DGeometry) -> Bool {
         && g.inChannels >= 16 && g.outChannels >= 16 && g.inChannels % 4 == 0 && g.outChannels % 4 == 0
 }
 
-/// `conv2D` through Winograd F(2x2, 3x3); requires `usesWinograd(g)`.
+/// `conv2D` through Winograd F(4x4, 3x3); requires `usesWinograd(g)`.
 func winogradConv2D(_ input: Tensor, kernel: Tensor, _ g: Conv2DGeometry, epilogue: BiasActivation,
                     pooled: (height: Int, width: Int)? = nil) -> Tensor {
     winogradConvolution(input, transformedKernel: winogradKernel(kernel, forInputGradient: false), padTop: g.window.height.padBefore,

