@@ -18,7 +18,10 @@ let directConvolutionMaximumColumns = 72
 /// The direct convolution, with its epilogue; with `pooling` (a max-pooling window over the
 /// convolution's output), the max-pooled result: each pooled row's convolution rows are computed
 /// into a per-thread buffer and pooled there, so the full-size output never reaches memory.
-func directConv2D(_ x: Tensor, kernel w: Tensor, _ g: Conv2DGeometry, epilogue: BiasActivation, pooling: WindowGeometry? = nil) -> Tensor {
+/// With `windows` (2x2 pooling at stride 2, see `MaxPoolWindows`), each window's maximum cell is
+/// recorded there too.
+func directConv2D(_ x: Tensor, kernel w: Tensor, _ g: Conv2DGeometry, epilogue: BiasActivation, pooling: WindowGeometry? = nil,
+                  windows: UnsafeMutablePointer<Float>? = nil) -> Tensor {
     let h = g.window.height, wd = g.window.width, cin = g.inChannels, cout = g.outChannels
     KernelCounters.add(multiplyAdds: g.batch * g.pixelsPerImage * g.columnCount * cout)
     // The columns the windows cover, from column -padBefore: one row of the padded image.
@@ -46,8 +49,13 @@ func directConv2D(_ x: Tensor, kernel w: Tensor, _ g: Conv2DGeometry, epilogue: 
                         }
                         let convolutionRows = pooling.height.validRange(r)
                         for (i, oh) in convolutionRows.enumerated() { convolutionRow(n, oh, padded, pooled + i * convolutionRowSize) }
-                        maxPoolRow(pooled, rows: convolutionRows.count, pooling.width, channels: cout,
-                                   into: out + row * pooling.width.output * cout)
+                        let pooledRow = row * pooling.width.output * cout
+                        if let windows {
+                            maxPoolRowRecordingWindows(pooled, rowCount: convolutionRows.count, width: wd.output, pooledWidth: pooling.width.output,
+                                                       channels: cout, into: out + pooledRow, cells: windows + pooledRow)
+                        } else {
+                            maxPoolRow(pooled, rows: convolutionRows.count, pooling.width, channels: cout, into: out + pooledRow)
+                        }
                     }
                 }
             }
@@ -86,11 +94,11 @@ func usesDirectKernelGradient(_ g: Conv2DGeometry) -> Bool {
 /// inner dimension of 27. Per output row and kernel row, the nine taps by 32 channels accumulate
 /// in registers over the row's pixels; threads sum private gradients at the end.
 ///
-/// With `routing` (the convolution's output, its 2x2 max pooling and the pooled gradient, windows
-/// tiling the output exactly) and no `dy`, each output row's gradient is routed from the pooled
-/// one as it is needed, as `maxPool2DBackprop` routes it, and never stored whole.
+/// With `routing` (the windows of the 2x2 max pooling after the convolution and the pooled
+/// gradient) and no `dy`, each output row's gradient is routed from the pooled one as it is
+/// needed, and never stored whole.
 func directConv2DBackpropKernel(_ x: Tensor, outputGradient dy: Tensor?, _ g: Conv2DGeometry,
-                                routing: (output: Tensor, pooled: Tensor, pooledGradient: Tensor)? = nil) -> Tensor {
+                                routing: (windows: MaxPoolWindows, pooledGradient: Tensor)? = nil) -> Tensor {
     typealias V = SIMD16<Float>
     let h = g.window.height, wd = g.window.width, cout = g.outChannels
     KernelCounters.add(multiplyAdds: g.batch * g.pixelsPerImage * g.columnCount * cout)
@@ -114,9 +122,8 @@ func directConv2DBackpropKernel(_ x: Tensor, outputGradient dy: Tensor?, _ g: Co
                         if let dy {
                             gradientRow = UnsafePointer(dy.basePointer + row * rowSize)
                         } else {
-                            let (y, pooled, gz) = routing!
-                            routeMaxPoolGradientRow(row, y: y.basePointer, pooled: pooled.basePointer, pooledGradient: gz.basePointer,
-                                                    width: wd.output, channels: cout, into: routed)
+                            let (windows, gz) = routing!
+                            routeWindowsRow(windows, pooledGradient: gz.basePointer, image: row / h.output, row: row % h.output, into: routed)
                             gradientRow = UnsafePointer(routed)
                         }
                         for r in 0..<h.window {
@@ -153,58 +160,6 @@ func directConv2DBackpropKernel(_ x: Tensor, outputGradient dy: Tensor?, _ g: Co
     }
 }
 
-/// Row `row` (counted over the batch) of the gradient 2x2, stride-2 max pooling routes back to
-/// its input, for windows that tile the input exactly: each pooled gradient goes to the first
-/// cell of its window (row, then column) that holds the window's maximum, as
-/// `maxPool2DBackprop` does; `y` is the pooling's input, `pooled` its output.
-@inline(__always)
-private func routeMaxPoolGradientRow(_ row: Int, y: UnsafePointer<Float>, pooled: UnsafePointer<Float>, pooledGradient: UnsafePointer<Float>,
-                                     width: Int, channels: Int, into out: UnsafeMutablePointer<Float>) {
-    typealias V = SIMD16<Float>
-    func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
-    func store(_ p: UnsafeMutablePointer<Float>, _ v: V) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self) }
-    let rowSize = width * channels, pooledRowSize = width / 2 * channels
-    let top = y + (row - row % 2) * rowSize, bottom = top + rowSize
-    let m = pooled + row / 2 * pooledRowSize, gz = pooledGradient + row / 2 * pooledRowSize
-    let isBottom = row % 2 == 1
-    for pw in 0..<(width / 2) {
-        for c in stride(from: 0, to: channels, by: 16) {
-            let i = 2 * pw * channels + c, j = pw * channels + c
-            let (maximum, gradient) = (load(m + j), load(gz + j))
-            let e00 = load(top + i) .== maximum, e01 = load(top + i + channels) .== maximum
-            var (left, right) = (e00, e01 .& .!e00)
-            if isBottom {
-                let above = e00 .| e01
-                let e10 = load(bottom + i) .== maximum
-                (left, right) = (e10 .& .!above, load(bottom + i + channels) .== maximum .& .!above .& .!e10)
-            }
-            store(out + i, V().replacing(with: gradient, where: left))
-            store(out + i + channels, V().replacing(with: gradient, where: right))
-        }
-    }
-}
-
-/// The kernel gradient of `conv2DMaxPool` (input, kernel of `kernelShape`, the convolution's
-/// output after its activation, the pooled result and the gradient of the pooled result, already
-/// through the activation's derivative): for the direct kernel's layers with 2x2 pooling that
-/// tiles the output, the pooled gradient is routed row by row inside the kernel gradient and the
-/// full-size gradient (257 MB for the tutorial CNN's first layer) is never written; otherwise
-/// `maxPool2DBackprop` then `conv2DBackpropKernel`.
-public func conv2DMaxPoolBackpropKernel(_ input: Tensor, convolutionOutput y: Tensor, pooled: Tensor, pooledGradient: Tensor,
-                                        kernelShape: [Int], strides: (Int, Int) = (1, 1), padding: Padding = .valid,
-                                        dilation: (Int, Int) = (1, 1), poolSize: (Int, Int) = (2, 2), poolStrides: (Int, Int)? = nil,
-                                        poolPadding: Padding = .valid) -> Tensor {
-    if let g = try? Conv2DGeometry(inputShape: input.shape, kernelShape: kernelShape, strides: strides, padding: padding, dilation: dilation),
-       usesDirectKernelGradient(g), y.shape == g.outputShape, poolSize == (2, 2), poolStrides ?? poolSize == (2, 2),
-       g.window.height.output % 2 == 0, g.window.width.output % 2 == 0,
-       pooled.shape == [g.batch, g.window.height.output / 2, g.window.width.output / 2, g.outChannels], pooledGradient.shape == pooled.shape {
-        return directConv2DBackpropKernel(input.contiguous(), outputGradient: nil, g,
-                                          routing: (y.contiguous(), pooled.contiguous(), pooledGradient.contiguous()))
-    }
-    let dz = maxPool2DBackprop(pooledGradient, input: y, output: pooled, poolSize: poolSize, strides: poolStrides, padding: poolPadding)
-    return conv2DBackpropKernel(input, outputGradient: dz, kernelShape: kernelShape, strides: strides, padding: padding, dilation: dilation)
-}
-
 /// One row of max pooling over `rows` rows of input held contiguously (channels in multiples
 /// of 16): each output pixel takes the maximum over its window's valid cells.
 private func maxPoolRow(_ input: UnsafePointer<Float>, rows: Int, _ w: WindowAxis, channels: Int, into out: UnsafeMutablePointer<Float>) {
@@ -223,37 +178,6 @@ private func maxPoolRow(_ input: UnsafePointer<Float>, rows: Int, _ w: WindowAxi
             UnsafeMutableRawPointer(out + ow * channels + group).storeBytes(of: m, as: V.self)
         }
     }
-}
-
-/// `maxPool2D(conv2D(input, ...), ...)`. For a convolution the direct kernel takes (an image
-/// model's first layer), in one pass that pools each group of output rows while it is in cache;
-/// for a Winograd convolution with 2x2 pooling, as each 2x2 output tile is transformed. Either
-/// way the convolution's full-size output (four times the pooled one) is never written. For
-/// inference: nothing is kept for a backward pass.
-///
-/// ```swift
-/// let y = conv2DMaxPool(x, kernel: k, padding: .same, bias: b, activation: .relu, poolSize: (2, 2))
-/// ```
-public func conv2DMaxPool(_ input: Tensor, kernel: Tensor, strides: (Int, Int) = (1, 1), padding: Padding = .valid,
-                          dilation: (Int, Int) = (1, 1), bias: Tensor? = nil, activation: FusedActivation = .linear,
-                          poolSize: (Int, Int) = (2, 2), poolStrides: (Int, Int)? = nil, poolPadding: Padding = .valid) -> Tensor {
-    if let g = try? Conv2DGeometry(inputShape: input.shape, kernelShape: kernel.shape, strides: strides, padding: padding, dilation: dilation),
-       let pooling = try? WindowGeometry(inputShape: g.outputShape, window: poolSize, strides: poolStrides ?? poolSize,
-                                         padding: poolPadding, operation: "conv2DMaxPool") {
-        let epilogue = BiasActivation(bias: bias, activation: activation, channels: g.outChannels, operation: "conv2DMaxPool")
-        // Winograd's 4x4 output tiles hold whole 2x2 pooling windows when both start at the top
-        // left; the pooled maximum then takes the epilogue, which commutes with it for these
-        // activations.
-        if usesWinograd(g), poolSize == (2, 2), poolStrides ?? poolSize == (2, 2), pooling.height.padBefore == 0,
-           pooling.width.padBefore == 0, [.linear, .relu, .relu6].contains(activation) {
-            return winogradConv2D(input, kernel: kernel, g, epilogue: epilogue, pooled: (pooling.height.output, pooling.width.output))
-        }
-        if usesDirectConvolution(g) {
-            return directConv2D(input.contiguous(), kernel: kernel.contiguous(), g, epilogue: epilogue, pooling: pooling)
-        }
-    }
-    let y = conv2D(input, kernel: kernel, strides: strides, padding: padding, dilation: dilation, bias: bias, activation: activation)
-    return maxPool2D(y, poolSize: poolSize, strides: poolStrides, padding: poolPadding)
 }
 
 /// One output row from the window's zero-padded input rows (`rowLength` floats apart).

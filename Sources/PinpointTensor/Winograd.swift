@@ -316,9 +316,14 @@ private struct WinogradBlocks {
 /// top left (`pooledHeight` x `pooledWidth` of them; a window cut by the edge takes its valid
 /// cells): each 4x4 output tile holds four whole windows, so the maximum is taken as the tile is
 /// transformed and the full-size output is never written. The epilogue then applies to the
-/// pooled values, which is the same for a non-decreasing activation.
+/// pooled values, which is the same for a non-decreasing activation. With `windows` as well
+/// (channels in multiples of 16), each tile row's outputs go through the epilogue in a per-worker
+/// buffer first and are pooled from there, recording each window's maximum cell (see
+/// `MaxPoolWindows`): the cells are then those of the activated output, as the backward pass
+/// routes them.
 private func winogradConvolution(_ input: Tensor, transformedKernel v: Tensor, padTop: Int, padLeft: Int, outHeight: Int, outWidth: Int,
-                                 epilogue: BiasActivation, pooled: (height: Int, width: Int)? = nil) -> Tensor {
+                                 epilogue: BiasActivation, pooled: (height: Int, width: Int)? = nil,
+                                 windows: UnsafeMutablePointer<Float>? = nil) -> Tensor {
     let x = input.contiguous()
     let (batch, height, width, cin) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
     let cout = v.shape[2]
@@ -333,8 +338,10 @@ private func winogradConvolution(_ input: Tensor, transformedKernel v: Tensor, p
     return withExtendedLifetime((x, v, epilogue.bias)) {
         Tensor(shape: [batch, outRows, outColumns, cout]) { out, _ in
             forEachWorker(limit: plan.blocks) { worker, workers in
-                Workspace.withBuffer(count: positions * (maxTiles * (cin + cout) + cin)) { scratch in
+                let tileRowSize = tileSize * outWidth * cout
+                Workspace.withBuffer(count: positions * (maxTiles * (cin + cout) + cin) + (windows == nil ? 0 : tileRowSize)) { scratch in
                     let u = scratch, m = scratch + positions * maxTiles * cin, edge = m + positions * maxTiles * cout
+                    let activated = edge + positions * cin
                     var block = worker
                     while block < plan.blocks {
                         let rows = plan.rows(block)
@@ -353,8 +360,20 @@ private func winogradConvolution(_ input: Tensor, transformedKernel v: Tensor, p
                         // Output transform, vectorized over channels, then the epilogue on the tile row's
                         // outputs while they are in cache.
                         for (n, tr, slot) in rows {
-                            let oh = tr * tileSize
-                            if let pooled {
+                            let oh = tr * tileSize, rowCount = Swift.min(tileSize, outHeight - oh)
+                            if let pooled, let windows {
+                                for tc in 0..<tilesWide {
+                                    storeOutputTile(m + (slot * tilesWide + tc) * cout, stride: maxTiles * cout, cout, activated + tc * tileSize * cout,
+                                                    rowStride: outWidth * cout, rows: rowCount, columns: Swift.min(tileSize, outWidth - tc * tileSize))
+                                }
+                                epilogue.apply(activated, rows: rowCount * outWidth, columns: cout)
+                                for a in 0..<Swift.max(0, Swift.min(2, pooled.height - tr * 2)) {
+                                    let pooledRow = (n * pooled.height + tr * 2 + a) * pooled.width * cout
+                                    maxPoolRowRecordingWindows(activated + 2 * a * outWidth * cout, rowCount: Swift.min(2, rowCount - 2 * a),
+                                                               width: outWidth, pooledWidth: pooled.width, channels: cout,
+                                                               into: out + pooledRow, cells: windows + pooledRow)
+                                }
+                            } else if let pooled {
                                 let ph = tr * 2, pooledRows = Swift.min(2, pooled.height - ph)
                                 guard pooledRows > 0 else { continue }
                                 for tc in 0..<Swift.min(tilesWide, (pooled.width + 1) / 2) {
@@ -371,10 +390,9 @@ private func winogradConvolution(_ input: Tensor, transformedKernel v: Tensor, p
                                     let ow = tc * tileSize
                                     storeOutputTile(m + (slot * tilesWide + tc) * cout, stride: maxTiles * cout, cout,
                                                     out + ((n * outHeight + oh) * outWidth + ow) * cout, rowStride: outWidth * cout,
-                                                    rows: Swift.min(tileSize, outHeight - oh), columns: Swift.min(tileSize, outWidth - ow))
+                                                    rows: rowCount, columns: Swift.min(tileSize, outWidth - ow))
                                 }
-                                epilogue.apply(out + (n * outHeight + oh) * outWidth * cout,
-                                               rows: Swift.min(tileSize, outHeight - oh) * outWidth, columns: cout)
+                                epilogue.apply(out + (n * outHeight + oh) * outWidth * cout, rows: rowCount * outWidth, columns: cout)
                             }
                         }
                         block += workers
@@ -484,12 +502,13 @@ func usesWinograd(_ g: Conv2DGeometry) -> Bool {
         && g.inChannels >= 16 && g.outChannels >= 16 && g.inChannels % 4 == 0 && g.outChannels % 4 == 0
 }
 
-/// `conv2D` through Winograd F(4x4, 3x3); requires `usesWinograd(g)`.
+/// `conv2D` through Winograd F(4x4, 3x3), optionally pooled (see `winogradConvolution`);
+/// requires `usesWinograd(g)`.
 func winogradConv2D(_ input: Tensor, kernel: Tensor, _ g: Conv2DGeometry, epilogue: BiasActivation,
-                    pooled: (height: Int, width: Int)? = nil) -> Tensor {
+                    pooled: (height: Int, width: Int)? = nil, windows: UnsafeMutablePointer<Float>? = nil) -> Tensor {
     winogradConvolution(input, transformedKernel: winogradKernel(kernel, forInputGradient: false), padTop: g.window.height.padBefore,
                         padLeft: g.window.width.padBefore, outHeight: g.window.height.output, outWidth: g.window.width.output,
-                        epilogue: epilogue, pooled: pooled)
+                        epilogue: epilogue, pooled: pooled, windows: windows)
 }
 
 /// `conv2DBackpropInput` through Winograd: the output gradient convolved with the kernel rotated

@@ -204,26 +204,33 @@ final class GradientCheckTests: XCTestCase {
     }
 
     func testConvolutionThenPoolingOnTheTape() {
-        for activation in [FusedActivation.linear, .relu, .relu6, .sigmoid] {
-            for (poolSize, poolPadding) in [((2, 2), Padding.same), ((3, 3), .valid)] {
-                let image = random([2, 5, 6, 2]) * 3, k = random([3, 3, 2, 3]), cb = random([3]) * 0.01
-                assertGradients([image, k, cb], "conv2DMaxPool \(activation) pool \(poolSize) \(poolPadding)") {
-                    conv2DMaxPool($0[0], kernel: $0[1], padding: .same, bias: $0[2], activation: activation, poolSize: poolSize,
-                                  poolStrides: (2, 2), poolPadding: poolPadding)
-                }
-                // The same values and gradients as the two operations on the tape.
-                let tape = GradientTape(persistent: true)
-                let (x, kernel, bias) = (tape.watch(image), tape.watch(k), tape.watch(cb))
-                let fused = conv2DMaxPool(x, kernel: kernel, padding: .same, bias: bias, activation: activation, poolSize: poolSize,
+        // 3 output channels keep the convolution's output for the backward pass; 16 record the
+        // pooling windows instead, on the direct kernel (2 input channels) and Winograd (16).
+        for (cin, cout) in [(2, 3), (2, 16), (16, 16)] {
+            for activation in [FusedActivation.linear, .relu, .relu6, .sigmoid] {
+                for (poolSize, poolPadding) in [((2, 2), Padding.same), ((3, 3), .valid)] {
+                    let image = random([2, 5, 6, cin]) * 3, k = random([3, 3, cin, cout]), cb = random([cout]) * 0.01
+                    if cin == 2 {
+                        assertGradients([image, k, cb], "conv2DMaxPool \(cout) \(activation) pool \(poolSize) \(poolPadding)") {
+                            conv2DMaxPool($0[0], kernel: $0[1], padding: .same, bias: $0[2], activation: activation, poolSize: poolSize,
                                           poolStrides: (2, 2), poolPadding: poolPadding)
-                let separate = maxPool2D(conv2D(x, kernel: kernel, padding: .same, bias: bias, activation: activation), poolSize: poolSize,
-                                         strides: (2, 2), padding: poolPadding)
-                XCTAssertEqual(fused.value, separate.value)
-                let weights = random(fused.shape)
-                let a = tape.gradient(of: fused, wrt: [x, kernel, bias], outputGradient: weights)
-                let b = tape.gradient(of: separate, wrt: [x, kernel, bias], outputGradient: weights)
-                for (i, (ga, gb)) in zip(a, b).enumerated() {
-                    XCTAssertEqual(zip(ga.scalars, gb.scalars).map { abs($0 - $1) }.max() ?? 0, 0, accuracy: 1e-5, "gradient \(i), \(activation)")
+                        }
+                    }
+                    // The same values and gradients as the two operations on the tape.
+                    let tape = GradientTape(persistent: true)
+                    let (x, kernel, bias) = (tape.watch(image), tape.watch(k), tape.watch(cb))
+                    let fused = conv2DMaxPool(x, kernel: kernel, padding: .same, bias: bias, activation: activation, poolSize: poolSize,
+                                              poolStrides: (2, 2), poolPadding: poolPadding)
+                    let separate = maxPool2D(conv2D(x, kernel: kernel, padding: .same, bias: bias, activation: activation), poolSize: poolSize,
+                                             strides: (2, 2), padding: poolPadding)
+                    XCTAssertEqual(fused.value, separate.value)
+                    let weights = random(fused.shape)
+                    let a = tape.gradient(of: fused, wrt: [x, kernel, bias], outputGradient: weights)
+                    let b = tape.gradient(of: separate, wrt: [x, kernel, bias], outputGradient: weights)
+                    for (i, (ga, gb)) in zip(a, b).enumerated() {
+                        XCTAssertEqual(zip(ga.scalars, gb.scalars).map { abs($0 - $1) }.max() ?? 0, 0, accuracy: 1e-5,
+                                       "gradient \(i), \(cin) -> \(cout), \(activation)")
+                    }
                 }
             }
         }

@@ -110,23 +110,44 @@ final class ConvolutionPoolingTests: XCTestCase {
     }
 }
 
-/// The kernel gradient that routes the pooled gradient itself (a first layer before 2x2 max
-/// pooling) against routing with `maxPool2DBackprop` first, bit for bit: ReLU's zeros make ties
+/// The training form of `conv2DMaxPool`, which records each pooling window's maximum cell,
+/// against the two operations and `maxPool2DBackprop` finding the maxima in the convolution's
+/// output, bit for bit: on the direct path (whose kernel gradient routes the pooled gradient
+/// itself) and the Winograd path, odd and even sizes, both pool paddings. ReLU's zeros make ties
 /// in many windows, where only the first cell may take the gradient.
-final class RoutedKernelGradientTests: XCTestCase {
-    func testRoutingInsideTheKernelGradientEqualsRoutingFirst() {
+final class RecordedWindowsTests: XCTestCase {
+    func testRecordedWindowsRouteAsTheConvolutionOutputDoes() throws {
         var rng = SeededGenerator(seed: 13)
-        for (height, width, outChannels, stride) in [(8, 8, 32, 1), (6, 10, 16, 1), (12, 8, 48, 2), (7, 9, 32, 1)] {
-            let x = Tensor.uniform([2, height, width, 3], low: -1, high: 1, using: &rng)
-            let k = Tensor.uniform([3, 3, 3, outChannels], low: -1, high: 1, using: &rng)
-            let y = conv2D(x, kernel: k, strides: (stride, stride), padding: .same, activation: .relu)
-            let pooled = maxPool2D(y, padding: .same)
-            let gz = Tensor.uniform(pooled.shape, low: -1, high: 1, using: &rng)
-            let routedInside = conv2DMaxPoolBackpropKernel(x, convolutionOutput: y, pooled: pooled, pooledGradient: gz, kernelShape: k.shape,
-                                                           strides: (stride, stride), padding: .same, poolPadding: .same)
-            let dz = maxPool2DBackprop(gz, input: y, output: pooled, padding: .same)
-            let routedFirst = conv2DBackpropKernel(x, outputGradient: dz, kernelShape: k.shape, strides: (stride, stride), padding: .same)
-            XCTAssertEqual(routedInside.scalars, routedFirst.scalars, "\(height)x\(width) -> \(outChannels), stride \(stride)")
+        var cases = 0
+        for (inChannels, outChannels, stride) in [(3, 32, 1), (3, 16, 1), (3, 48, 2), (16, 32, 1), (32, 16, 1)] {
+            for (height, width) in [(8, 8), (6, 10), (7, 9), (30, 22)] {
+                for poolPadding in Padding.allCases {
+                    let tag = "\(inChannels) -> \(outChannels), stride \(stride), \(height)x\(width), pool \(poolPadding)"
+                    let x = Tensor.uniform([2, height, width, inChannels], low: -1, high: 1, using: &rng)
+                    let k = Tensor.uniform([3, 3, inChannels, outChannels], low: -1, high: 1, using: &rng)
+                    let b = Tensor.uniform([outChannels], low: -0.5, high: 0.5, using: &rng)
+                    let strides = (stride, stride)
+                    let y = conv2D(x, kernel: k, strides: strides, padding: .same, bias: b, activation: .relu)
+                    let pooled = maxPool2D(y, padding: poolPadding)
+                    let recorded = try XCTUnwrap(conv2DMaxPool(recordingWindows: x, kernel: k, strides: strides, padding: .same, bias: b,
+                                                               activation: .relu, poolPadding: poolPadding), tag)
+                    XCTAssertEqual(recorded.pooled.shape, pooled.shape, tag)
+                    XCTAssertEqual(recorded.pooled.scalars, pooled.scalars, "pooled " + tag)
+                    let gz = Tensor.uniform(pooled.shape, low: -1, high: 1, using: &rng)
+                    let dz = maxPool2DBackprop(gz, input: y, output: pooled, padding: poolPadding)
+                    XCTAssertEqual(maxPool2DBackprop(gz, windows: recorded.windows).scalars, dz.scalars, "routed " + tag)
+                    let expected = conv2DBackpropKernel(x, outputGradient: dz, kernelShape: k.shape, strides: strides, padding: .same)
+                    let routedInside = conv2DMaxPoolBackpropKernel(x, windows: recorded.windows, pooledGradient: gz, kernelShape: k.shape,
+                                                                   strides: strides, padding: .same)
+                    XCTAssertEqual(routedInside.scalars, expected.scalars, "kernel gradient " + tag)
+                    cases += 1
+                }
+            }
         }
+        XCTAssertEqual(cases, 40)
+        // 3x3 pooling, or output channels not a multiple of 16, keep the two operations.
+        let x = Tensor.uniform([1, 8, 8, 16], low: -1, high: 1, using: &rng)
+        XCTAssertNil(conv2DMaxPool(recordingWindows: x, kernel: Tensor.uniform([3, 3, 16, 20], low: -1, high: 1, using: &rng), padding: .same))
+        XCTAssertNil(conv2DMaxPool(recordingWindows: x, kernel: Tensor.uniform([1, 1, 16, 32], low: -1, high: 1, using: &rng)))
     }
 }
