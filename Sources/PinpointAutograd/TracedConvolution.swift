@@ -24,32 +24,23 @@ public func conv2D(_ input: Traced, kernel: Traced, strides: (Int, Int) = (1, 1)
 ///
 /// For 2x2 pooling at stride 2 on the direct and Winograd kernels, the forward pass records each
 /// window's maximum cell (`MaxPoolWindows`, a quarter of its size) instead of keeping the
-/// convolution's full-size output, and the backward pass routes from those (inside the kernel
-/// gradient for an image model's first layer). Otherwise the convolution's output is kept and
-/// `maxPool2DBackprop` finds the maxima in it.
+/// convolution's full-size output, and the backward pass routes from those as the input and kernel
+/// gradients read the full-size gradient, which is never formed. Otherwise the convolution's output
+/// is kept and `maxPool2DBackprop` finds the maxima in it.
 public func conv2DMaxPool(_ input: Traced, kernel: Traced, strides: (Int, Int) = (1, 1), padding: Padding = .valid,
                           dilation: (Int, Int) = (1, 1), bias: Traced? = nil, activation: FusedActivation = .linear,
                           poolSize: (Int, Int) = (2, 2), poolStrides: (Int, Int)? = nil, poolPadding: Padding = .valid) -> Traced {
     let inputs = [input, kernel] + (bias.map { [$0] } ?? [])
-    /// The input and kernel gradients from the full-size gradient `dz`, where they are needed.
-    func convolutionGradients(_ dz: Tensor) -> [Tensor?] {
-        [input.isRecorded ? conv2DBackpropInput(dz, kernel: kernel.value, inputShape: input.shape, strides: strides, padding: padding,
-                                                dilation: dilation) : nil,
-         kernel.isRecorded ? conv2DBackpropKernel(input.value, outputGradient: dz, kernelShape: kernel.shape, strides: strides,
-                                                  padding: padding, dilation: dilation) : nil]
-    }
     if poolSize == (2, 2), poolStrides ?? poolSize == (2, 2),
        let (pooled, windows) = conv2DMaxPool(recordingWindows: input.value, kernel: kernel.value, strides: strides, padding: padding,
                                              dilation: dilation, bias: bias?.value, activation: activation, poolPadding: poolPadding) {
         return Traced.record(pooled, inputs: inputs, pullback: { g in
             let (gz, db) = biasActivationBackward(g, output: pooled, activation: activation, biasGradient: bias?.isRecorded ?? false)
-            let biasGradient = bias.map { _ in [db] } ?? []
-            guard input.isRecorded else {
-                let dk = kernel.isRecorded ? conv2DMaxPoolBackpropKernel(input.value, windows: windows, pooledGradient: gz, kernelShape: kernel.shape,
-                                                                         strides: strides, padding: padding, dilation: dilation) : nil
-                return [nil, dk] + biasGradient
-            }
-            return convolutionGradients(maxPool2DBackprop(gz, windows: windows)) + biasGradient
+            return [input.isRecorded ? conv2DMaxPoolBackpropInput(windows: windows, pooledGradient: gz, kernel: kernel.value,
+                                                                  inputShape: input.shape, strides: strides, padding: padding, dilation: dilation) : nil,
+                    kernel.isRecorded ? conv2DMaxPoolBackpropKernel(input.value, windows: windows, pooledGradient: gz, kernelShape: kernel.shape,
+                                                                    strides: strides, padding: padding, dilation: dilation) : nil]
+                + (bias.map { _ in [db] } ?? [])
         })
     }
     let y = conv2D(input.value, kernel: kernel.value, strides: strides, padding: padding, dilation: dilation, bias: bias?.value,
@@ -58,7 +49,10 @@ public func conv2DMaxPool(_ input: Traced, kernel: Traced, strides: (Int, Int) =
     return Traced.record(pooled, inputs: inputs, pullback: { g in
         let (gz, db) = biasActivationBackward(g, output: pooled, activation: activation, biasGradient: bias?.isRecorded ?? false)
         let dz = maxPool2DBackprop(gz, input: y, output: pooled, poolSize: poolSize, strides: poolStrides, padding: poolPadding)
-        return convolutionGradients(dz) + (bias.map { _ in [db] } ?? [])
+        return [input.isRecorded ? conv2DBackpropInput(dz, kernel: kernel.value, inputShape: input.shape, strides: strides, padding: padding,
+                                                       dilation: dilation) : nil,
+                kernel.isRecorded ? conv2DBackpropKernel(input.value, outputGradient: dz, kernelShape: kernel.shape, strides: strides,
+                                                         padding: padding, dilation: dilation) : nil] + (bias.map { _ in [db] } ?? [])
     })
 }
 

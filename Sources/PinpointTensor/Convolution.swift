@@ -135,7 +135,7 @@ public func conv2DBackpropInput(_ outputGradient: Tensor, kernel: Tensor, inputS
     if outputGradient.shape != g.outputShape {
         trap(.mismatch(operation: "conv2DBackpropInput", expected: g.outputShape, got: outputGradient.shape, detail: "output gradient"))
     }
-    if usesWinograd(g) { return winogradConv2DBackpropInput(outputGradient, kernel: kernel, g) }
+    if usesWinograd(g) { return winogradConv2DBackpropInput(WinogradSource(outputGradient), kernel: kernel, g) }
     let dy = outputGradient.contiguous(), w = kernel.contiguous()
     let k = g.columnCount, cout = g.outChannels, oh = g.window.height.output, ow = g.window.width.output
     let wT = GEMMOperand(pointer: w.basePointer, transposed: true, leadingDimension: cout)
@@ -180,7 +180,7 @@ public func conv2DBackpropKernel(_ input: Tensor, outputGradient: Tensor, kernel
     if outputGradient.shape != g.outputShape {
         trap(.mismatch(operation: "conv2DBackpropKernel", expected: g.outputShape, got: outputGradient.shape, detail: "output gradient"))
     }
-    if usesWinograd(g) { return winogradConv2DBackpropKernel(input, outputGradient: outputGradient, g) }
+    if usesWinograd(g) { return winogradConv2DBackpropKernel(input, outputGradient: WinogradSource(outputGradient), g) }
     if usesDirectKernelGradient(g) { return directConv2DBackpropKernel(input.contiguous(), outputGradient: outputGradient.contiguous(), g) }
     let x = input.contiguous(), dy = outputGradient.contiguous()
     let k = g.columnCount, cout = g.outChannels, ow = g.window.width.output

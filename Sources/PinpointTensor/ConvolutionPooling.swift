@@ -166,17 +166,36 @@ public func maxPool2DBackprop(_ pooledGradient: Tensor, windows: MaxPoolWindows)
     }
 }
 
+/// The input gradient of `conv2DMaxPool(recordingWindows:...)` from the gradient of its pooled
+/// result (already through the activation's derivative). On the Winograd path the windows route
+/// the pooled gradient as each tile is gathered, so the full-size gradient is never formed;
+/// otherwise `maxPool2DBackprop(_:windows:)` then `conv2DBackpropInput`.
+public func conv2DMaxPoolBackpropInput(windows: MaxPoolWindows, pooledGradient: Tensor, kernel: Tensor, inputShape: [Int],
+                                       strides: (Int, Int) = (1, 1), padding: Padding = .valid, dilation: (Int, Int) = (1, 1)) -> Tensor {
+    if let g = try? Conv2DGeometry(inputShape: inputShape, kernelShape: kernel.shape, strides: strides, padding: padding, dilation: dilation),
+       usesWinograd(g), windows.inputShape == g.outputShape {
+        return winogradConv2DBackpropInput(WinogradSource(windows: windows, pooledGradient: pooledGradient), kernel: kernel, g)
+    }
+    return conv2DBackpropInput(maxPool2DBackprop(pooledGradient, windows: windows), kernel: kernel, inputShape: inputShape, strides: strides,
+                               padding: padding, dilation: dilation)
+}
+
 /// The kernel gradient of `conv2DMaxPool(recordingWindows:...)` from the gradient of its pooled
-/// result (already through the activation's derivative): for the direct kernel's layers
-/// (3 input channels) the windows route it row by row inside the kernel gradient and the
-/// full-size gradient is never written; otherwise `maxPool2DBackprop(_:windows:)` then
-/// `conv2DBackpropKernel`.
+/// result (already through the activation's derivative). The windows route the pooled gradient
+/// as the kernel gradient reads it and the full-size gradient is never formed: row by row for the
+/// direct kernel's layers (3 input channels), tile by tile on the Winograd path; otherwise
+/// `maxPool2DBackprop(_:windows:)` then `conv2DBackpropKernel`.
 public func conv2DMaxPoolBackpropKernel(_ input: Tensor, windows: MaxPoolWindows, pooledGradient: Tensor, kernelShape: [Int],
                                         strides: (Int, Int) = (1, 1), padding: Padding = .valid,
                                         dilation: (Int, Int) = (1, 1)) -> Tensor {
     if let g = try? Conv2DGeometry(inputShape: input.shape, kernelShape: kernelShape, strides: strides, padding: padding, dilation: dilation),
-       usesDirectKernelGradient(g), windows.inputShape == g.outputShape, pooledGradient.shape == windows.outputShape {
-        return directConv2DBackpropKernel(input.contiguous(), outputGradient: nil, g, routing: (windows, pooledGradient.contiguous()))
+       windows.inputShape == g.outputShape, pooledGradient.shape == windows.outputShape {
+        if usesWinograd(g) {
+            return winogradConv2DBackpropKernel(input, outputGradient: WinogradSource(windows: windows, pooledGradient: pooledGradient), g)
+        }
+        if usesDirectKernelGradient(g) {
+            return directConv2DBackpropKernel(input.contiguous(), outputGradient: nil, g, routing: (windows, pooledGradient.contiguous()))
+        }
     }
     let dz = maxPool2DBackprop(pooledGradient, windows: windows)
     return conv2DBackpropKernel(input, outputGradient: dz, kernelShape: kernelShape, strides: strides, padding: padding, dilation: dilation)

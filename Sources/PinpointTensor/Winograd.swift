@@ -156,27 +156,78 @@ private func transformInputTile(_ d: UnsafePointer<Float>, rowStride: Int, _ cha
     forEachChannelGroup(channels, { run(SIMD16<Float>.self, $0) }, { run(SIMD4<Float>.self, $0) })
 }
 
-/// The 6x6 input tile whose top-left pixel is (top, left) in image `n` of `src` (pixels outside
-/// read as zeros), transformed into `u`. Interior tiles are read in place; edge tiles are first
-/// copied into `edge` (36 x channels floats) with zeros around them.
-@inline(__always)
-private func transformInputTile(_ src: UnsafePointer<Float>, image n: Int, top: Int, left: Int, height: Int, width: Int,
-                                channels: Int, edge: UnsafeMutablePointer<Float>, into u: UnsafeMutablePointer<Float>, stride: Int) {
-    if top >= 0, left >= 0, top + tileSpan <= height, left + tileSpan <= width {
-        transformInputTile(src + ((n * height + top) * width + left) * channels, rowStride: width * channels, channels, u, stride: stride)
-        return
+/// What a Winograd pass reads tiles of: an NHWC tensor, or the gradient of a 2x2 max pooling
+/// routed to its windows' maximum cells pixel by pixel as the tiles are gathered (see
+/// `MaxPoolWindows`), so that the full-size gradient is never formed.
+struct WinogradSource {
+    /// [N, H, W, C].
+    let shape: [Int]
+    /// What the pointers below read, kept alive with the source.
+    private let tensors: [Tensor]
+    // Plain values for the per-pixel code: reading them through the tensors and arrays above
+    // there retained and released shared objects from both threads and ran 10x slower.
+    private let height: Int, width: Int, channels: Int, pooledHeight: Int, pooledWidth: Int
+    private let values: UnsafePointer<Float>?
+    private let cells: UnsafePointer<Float>?, pooledGradient: UnsafePointer<Float>?
+
+    init(_ tensor: Tensor) {
+        let t = tensor.contiguous()
+        (shape, tensors) = (t.shape, [t])
+        (height, width, channels, pooledHeight, pooledWidth) = (t.shape[1], t.shape[2], t.shape[3], 0, 0)
+        (values, cells, pooledGradient) = (UnsafePointer(t.basePointer), nil, nil)
     }
-    for r in 0..<tileSpan {
-        for c in 0..<tileSpan {
-            let ih = top + r, iw = left + c, to = edge + (r * tileSpan + c) * channels
-            if ih >= 0 && ih < height && iw >= 0 && iw < width {
-                to.update(from: src + ((n * height + ih) * width + iw) * channels, count: channels)
-            } else {
-                to.update(repeating: 0, count: channels)
+
+    /// The gradient of the pooling `windows` record, from the pooled one (channels in multiples of 16).
+    init(windows: MaxPoolWindows, pooledGradient: Tensor) {
+        precondition(pooledGradient.shape == windows.outputShape && windows.inputShape[3] % 16 == 0,
+                     "WinogradSource: pooled gradient \(pooledGradient.shape) for windows \(windows.outputShape)")
+        let gz = pooledGradient.contiguous()
+        (shape, tensors) = (windows.inputShape, [windows.cells, gz])
+        (height, width, channels) = (shape[1], shape[2], shape[3])
+        (pooledHeight, pooledWidth) = (windows.outputShape[1], windows.outputShape[2])
+        (values, cells, self.pooledGradient) = (nil, UnsafePointer(windows.cells.basePointer), UnsafePointer(gz.basePointer))
+    }
+
+    /// The span x span tile whose top-left pixel is (top, left) in image `n`, zeros outside the
+    /// image: pixel (r, c) at the pointer + r * rowStride + c * channels. A tensor's interior
+    /// tiles are read in place; the rest are written into `edge` (span^2 x channels floats).
+    @inline(__always)
+    func tile(image n: Int, top: Int, left: Int, span: Int, edge: UnsafeMutablePointer<Float>) -> (UnsafePointer<Float>, rowStride: Int) {
+        if let values, top >= 0, left >= 0, top + span <= height, left + span <= width {
+            return (values + ((n * height + top) * width + left) * channels, width * channels)
+        }
+        for r in 0..<span {
+            for c in 0..<span {
+                let ih = top + r, iw = left + c, to = edge + (r * span + c) * channels
+                if ih < 0 || ih >= height || iw < 0 || iw >= width {
+                    to.update(repeating: 0, count: channels)
+                } else if let values {
+                    to.update(from: values + ((n * height + ih) * width + iw) * channels, count: channels)
+                } else {
+                    routedPixel(image: n, row: ih, column: iw, into: to)
+                }
             }
         }
+        return (UnsafePointer(edge), span * channels)
     }
-    transformInputTile(edge, rowStride: tileSpan * channels, channels, u, stride: stride)
+
+    /// Pixel (row, column) of image `n` of the routed gradient: the pooled gradient where the
+    /// pixel is its window's maximum cell, else zero.
+    @inline(__always)
+    private func routedPixel(image n: Int, row: Int, column: Int, into out: UnsafeMutablePointer<Float>) {
+        typealias V = SIMD16<Float>
+        guard row / 2 < pooledHeight, column / 2 < pooledWidth, let cells, let pooledGradient else {
+            out.update(repeating: 0, count: channels)
+            return
+        }
+        let offset = ((n * pooledHeight + row / 2) * pooledWidth + column / 2) * channels
+        let cell = Float(row % 2 * 2 + column % 2)
+        for group in Swift.stride(from: 0, to: channels, by: 16) {
+            let g = UnsafeRawPointer(pooledGradient + offset + group).loadUnaligned(as: V.self)
+            let here = UnsafeRawPointer(cells + offset + group).loadUnaligned(as: V.self) .== cell
+            UnsafeMutableRawPointer(out + group).storeBytes(of: V().replacing(with: g, where: here), as: V.self)
+        }
+    }
 }
 
 /// The 4x4 outputs of one tile at channels ch..<ch + V.scalarCount: Y = A^T M A, row by row
@@ -321,11 +372,10 @@ private struct WinogradBlocks {
 /// buffer first and are pooled from there, recording each window's maximum cell (see
 /// `MaxPoolWindows`): the cells are then those of the activated output, as the backward pass
 /// routes them.
-private func winogradConvolution(_ input: Tensor, transformedKernel v: Tensor, padTop: Int, padLeft: Int, outHeight: Int, outWidth: Int,
+private func winogradConvolution(_ source: WinogradSource, transformedKernel v: Tensor, padTop: Int, padLeft: Int, outHeight: Int, outWidth: Int,
                                  epilogue: BiasActivation, pooled: (height: Int, width: Int)? = nil,
                                  windows: UnsafeMutablePointer<Float>? = nil) -> Tensor {
-    let x = input.contiguous()
-    let (batch, height, width, cin) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
+    let (batch, cin) = (source.shape[0], source.shape[3])
     let cout = v.shape[2]
     precondition(v.shape == [positions, cin, cout], "winogradConvolution: transformed kernel \(v.shape) for \(cin) input channels")
     let plan = WinogradBlocks(batch: batch, outHeight: outHeight, outWidth: outWidth, channels: cin + cout)
@@ -333,9 +383,9 @@ private func winogradConvolution(_ input: Tensor, transformedKernel v: Tensor, p
     // Counted as the direct convolution's multiply-adds, so GFLOP/s stays comparable with other
     // frameworks' effective figures; the GEMMs below do 36/144 of them and do not count themselves.
     KernelCounters.add(multiplyAdds: batch * outHeight * outWidth * 9 * cin * cout)
-    let src = x.basePointer, kernel = v.basePointer
+    let kernel = v.basePointer
     let (outRows, outColumns) = pooled.map { ($0.height, $0.width) } ?? (outHeight, outWidth)
-    return withExtendedLifetime((x, v, epilogue.bias)) {
+    return withExtendedLifetime((source, v, epilogue.bias)) {
         Tensor(shape: [batch, outRows, outColumns, cout]) { out, _ in
             forEachWorker(limit: plan.blocks) { worker, workers in
                 let tileRowSize = tileSize * outWidth * cout
@@ -347,9 +397,9 @@ private func winogradConvolution(_ input: Tensor, transformedKernel v: Tensor, p
                         let rows = plan.rows(block)
                         for (n, tr, slot) in rows {
                             for tc in 0..<tilesWide {
-                                transformInputTile(src, image: n, top: tr * tileSize - padTop, left: tc * tileSize - padLeft, height: height,
-                                                   width: width, channels: cin, edge: edge, into: u + (slot * tilesWide + tc) * cin,
-                                                   stride: maxTiles * cin)
+                                let (d, rowStride) = source.tile(image: n, top: tr * tileSize - padTop, left: tc * tileSize - padLeft,
+                                                                 span: tileSpan, edge: edge)
+                                transformInputTile(d, rowStride: rowStride, cin, u + (slot * tilesWide + tc) * cin, stride: maxTiles * cin)
                             }
                         }
                         for k in 0..<positions {
@@ -407,9 +457,9 @@ private func winogradConvolution(_ input: Tensor, transformedKernel v: Tensor, p
 /// (U_k, [tiles, Cin]) times the transformed output-gradient tiles (Ŷ_k, [tiles, Cout]),
 /// accumulated as U_k^T Ŷ_k over all tiles, then brought back by G^T (.) G. Requires
 /// `usesWinograd(g)`.
-func winogradConv2DBackpropKernel(_ input: Tensor, outputGradient: Tensor, _ g: Conv2DGeometry) -> Tensor {
-    let x = input.contiguous(), dy = outputGradient.contiguous()
-    let (batch, height, width, cin) = (g.batch, g.window.height.input, g.window.width.input, g.inChannels)
+func winogradConv2DBackpropKernel(_ input: Tensor, outputGradient dy: WinogradSource, _ g: Conv2DGeometry) -> Tensor {
+    let x = WinogradSource(input)
+    let (batch, cin) = (g.batch, g.inChannels)
     let cout = g.outChannels, outHeight = g.window.height.output, outWidth = g.window.width.output
     let padTop = g.window.height.padBefore, padLeft = g.window.width.padBefore
     let plan = WinogradBlocks(batch: batch, outHeight: outHeight, outWidth: outWidth, channels: cin + cout)
@@ -417,7 +467,6 @@ func winogradConv2DBackpropKernel(_ input: Tensor, outputGradient: Tensor, _ g: 
     let workers = Swift.max(1, Swift.min(Parallelism.threadCount, plan.blocks))
     let plane = cin * cout, accumulatorSize = positions * plane
     KernelCounters.add(multiplyAdds: batch * outHeight * outWidth * 9 * cin * cout)
-    let src = x.basePointer, grad = dy.basePointer
     return withExtendedLifetime((x, dy)) {
         Workspace.withBuffer(count: workers * accumulatorSize) { accumulators in
             accumulators.initialize(repeating: 0, count: workers * accumulatorSize)
@@ -431,25 +480,10 @@ func winogradConv2DBackpropKernel(_ input: Tensor, outputGradient: Tensor, _ g: 
                         for (n, tr, slot) in rows {
                             for tc in 0..<tilesWide {
                                 let tile = slot * tilesWide + tc, oh = tr * tileSize, ow = tc * tileSize
-                                transformInputTile(src, image: n, top: oh - padTop, left: ow - padLeft, height: height, width: width,
-                                                   channels: cin, edge: edge, into: u + tile * cin, stride: maxTiles * cin)
-                                let first = grad + ((n * outHeight + oh) * outWidth + ow) * cout
-                                if oh + tileSize <= outHeight && ow + tileSize <= outWidth {
-                                    transformOutputGradientTile(first, rowStride: outWidth * cout, cout, yhat + tile * cout, stride: maxTiles * cout)
-                                } else {
-                                    // An edge tile: the gradient's valid pixels, zeros around them.
-                                    for r in 0..<tileSize {
-                                        for c in 0..<tileSize {
-                                            let to = edge + (r * tileSize + c) * cout
-                                            if oh + r < outHeight && ow + c < outWidth {
-                                                to.update(from: first + (r * outWidth + c) * cout, count: cout)
-                                            } else {
-                                                to.update(repeating: 0, count: cout)
-                                            }
-                                        }
-                                    }
-                                    transformOutputGradientTile(edge, rowStride: tileSize * cout, cout, yhat + tile * cout, stride: maxTiles * cout)
-                                }
+                                let (d, rowStride) = x.tile(image: n, top: oh - padTop, left: ow - padLeft, span: tileSpan, edge: edge)
+                                transformInputTile(d, rowStride: rowStride, cin, u + tile * cin, stride: maxTiles * cin)
+                                let (dyTile, dyRowStride) = dy.tile(image: n, top: oh, left: ow, span: tileSize, edge: edge)
+                                transformOutputGradientTile(dyTile, rowStride: dyRowStride, cout, yhat + tile * cout, stride: maxTiles * cout)
                             }
                         }
                         for k in 0..<positions {
@@ -506,14 +540,14 @@ func usesWinograd(_ g: Conv2DGeometry) -> Bool {
 /// requires `usesWinograd(g)`.
 func winogradConv2D(_ input: Tensor, kernel: Tensor, _ g: Conv2DGeometry, epilogue: BiasActivation,
                     pooled: (height: Int, width: Int)? = nil, windows: UnsafeMutablePointer<Float>? = nil) -> Tensor {
-    winogradConvolution(input, transformedKernel: winogradKernel(kernel, forInputGradient: false), padTop: g.window.height.padBefore,
+    winogradConvolution(WinogradSource(input), transformedKernel: winogradKernel(kernel, forInputGradient: false), padTop: g.window.height.padBefore,
                         padLeft: g.window.width.padBefore, outHeight: g.window.height.output, outWidth: g.window.width.output,
                         epilogue: epilogue, pooled: pooled, windows: windows)
 }
 
 /// `conv2DBackpropInput` through Winograd: the output gradient convolved with the kernel rotated
 /// by 180 degrees (channels swapped), padding mirrored (2 - padding before).
-func winogradConv2DBackpropInput(_ outputGradient: Tensor, kernel: Tensor, _ g: Conv2DGeometry) -> Tensor {
+func winogradConv2DBackpropInput(_ outputGradient: WinogradSource, kernel: Tensor, _ g: Conv2DGeometry) -> Tensor {
     winogradConvolution(outputGradient, transformedKernel: winogradKernel(kernel, forInputGradient: true),
                         padTop: 2 - g.window.height.padBefore, padLeft: 2 - g.window.width.padBefore,
                         outHeight: g.window.height.input, outWidth: g.window.width.input,

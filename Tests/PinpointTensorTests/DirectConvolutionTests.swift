@@ -113,7 +113,8 @@ final class ConvolutionPoolingTests: XCTestCase {
 /// The training form of `conv2DMaxPool`, which records each pooling window's maximum cell,
 /// against the two operations and `maxPool2DBackprop` finding the maxima in the convolution's
 /// output, bit for bit: on the direct path (whose kernel gradient routes the pooled gradient
-/// itself) and the Winograd path, odd and even sizes, both pool paddings. ReLU's zeros make ties
+/// itself) and the Winograd path (whose gradients route it tile by tile), odd and even sizes,
+/// both pool paddings. ReLU's zeros make ties
 /// in many windows, where only the first cell may take the gradient.
 final class RecordedWindowsTests: XCTestCase {
     func testRecordedWindowsRouteAsTheConvolutionOutputDoes() throws {
@@ -140,6 +141,10 @@ final class RecordedWindowsTests: XCTestCase {
                     let routedInside = conv2DMaxPoolBackpropKernel(x, windows: recorded.windows, pooledGradient: gz, kernelShape: k.shape,
                                                                    strides: strides, padding: .same)
                     XCTAssertEqual(routedInside.scalars, expected.scalars, "kernel gradient " + tag)
+                    let inputGradient = conv2DMaxPoolBackpropInput(windows: recorded.windows, pooledGradient: gz, kernel: k, inputShape: x.shape,
+                                                                   strides: strides, padding: .same)
+                    XCTAssertEqual(inputGradient.scalars, conv2DBackpropInput(dz, kernel: k, inputShape: x.shape, strides: strides, padding: .same).scalars,
+                                   "input gradient " + tag)
                     cases += 1
                 }
             }
