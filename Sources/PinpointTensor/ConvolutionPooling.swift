@@ -51,7 +51,7 @@ public func conv2DMaxPool(_ input: Tensor, kernel: Tensor, strides: (Int, Int) =
         // Winograd's 4x4 output tiles hold whole 2x2 pooling windows when both start at the top
         // left; the pooled maximum then takes the epilogue, which commutes with it for these
         // activations.
-        if usesWinograd(g), poolSize == (2, 2), poolStrides ?? poolSize == (2, 2), pooling.height.padBefore == 0,
+        if usesWinograd(g), g.outChannels % 16 == 0, poolSize == (2, 2), poolStrides ?? poolSize == (2, 2), pooling.height.padBefore == 0,
            pooling.width.padBefore == 0, [.linear, .relu, .relu6].contains(activation) {
             return winogradConv2D(input, kernel: kernel, g, epilogue: epilogue, pooled: (pooling.height.output, pooling.width.output))
         }

@@ -265,16 +265,16 @@ private func storeOutputTile(_ m: UnsafeMutablePointer<Float>, stride: Int, _ ch
     forEachChannelGroup(channels, { run(SIMD16<Float>.self, $0) }, { run(SIMD4<Float>.self, $0) })
 }
 
-/// One tile's outputs max-pooled by its four 2x2 windows, all channels: window (a, b) goes to
-/// y + a * rowStride + b * channels if a < pooledRows and b < pooledColumns, and takes the
-/// tile's valid outputs (`rows` x `columns` of the 4x4) in window order (row, then column), as
-/// max pooling compares them. The compare-and-blend is written per concrete vector type: inside
-/// a generic helper it stayed unspecialized and ran lane by lane.
+/// One tile's outputs max-pooled by its four 2x2 windows, all channels (multiples of 16): window
+/// (a, b) goes to y + a * rowStride + b * channels if a < pooledRows and b < pooledColumns, and
+/// takes the tile's valid outputs (`rows` x `columns` of the 4x4) in window order (row, then
+/// column), as max pooling compares them. The compare-and-blend is written for `SIMD16<Float>`
+/// concretely: inside a generic helper it stayed unspecialized and ran lane by lane.
 @inline(__always)
 private func storePooledTile(_ m: UnsafeMutablePointer<Float>, stride: Int, _ channels: Int, _ y: UnsafeMutablePointer<Float>,
                              rowStride: Int, rows: Int, columns: Int, pooledRows: Int, pooledColumns: Int) {
-    forEachChannelGroup(channels, { ch in
-        typealias V = SIMD16<Float>
+    typealias V = SIMD16<Float>
+    for ch in Swift.stride(from: 0, to: channels, by: 16) {
         var top = (V(), V(), V(), V())
         transformOutputTile(m, stride: stride, ch, as: V.self) { r, y0, y1, y2, y3 in
             guard r % 2 == 1 else { top = (y0, y1, y2, y3); return }
@@ -291,25 +291,7 @@ private func storePooledTile(_ m: UnsafeMutablePointer<Float>, stride: Int, _ ch
                 UnsafeMutableRawPointer(y + a * rowStride + b * channels + ch).storeBytes(of: best, as: V.self)
             }
         }
-    }, { ch in
-        typealias V = SIMD4<Float>
-        var top = (V(), V(), V(), V())
-        transformOutputTile(m, stride: stride, ch, as: V.self) { r, y0, y1, y2, y3 in
-            guard r % 2 == 1 else { top = (y0, y1, y2, y3); return }
-            let a = r / 2
-            guard a < pooledRows else { return }
-            let cells = (top.0, top.1, y0, y1, top.2, top.3, y2, y3)
-            for b in 0..<Swift.min(2, pooledColumns) {
-                let (c00, c01, c10, c11) = b == 0 ? (cells.0, cells.1, cells.2, cells.3) : (cells.4, cells.5, cells.6, cells.7)
-                let hasColumn = 2 * b + 1 < columns, hasRow = r < rows
-                var best = c00
-                if hasColumn { best.replace(with: c01, where: c01 .> best) }
-                if hasRow { best.replace(with: c10, where: c10 .> best) }
-                if hasRow && hasColumn { best.replace(with: c11, where: c11 .> best) }
-                UnsafeMutableRawPointer(y + a * rowStride + b * channels + ch).storeBytes(of: best, as: V.self)
-            }
-        }
-    })
+    }
 }
 
 /// Ŷ = A dY A^T for one tile, all channels: dY's pixel (r, c) at dy + r * rowStride + c * channels,
@@ -367,8 +349,8 @@ private struct WinogradBlocks {
 /// top left (`pooledHeight` x `pooledWidth` of them; a window cut by the edge takes its valid
 /// cells): each 4x4 output tile holds four whole windows, so the maximum is taken as the tile is
 /// transformed and the full-size output is never written. The epilogue then applies to the
-/// pooled values, which is the same for a non-decreasing activation. With `windows` as well
-/// (channels in multiples of 16), each tile row's outputs go through the epilogue in a per-worker
+/// pooled values, which is the same for a non-decreasing activation. Pooling needs output
+/// channels in multiples of 16. With `windows` as well, each tile row's outputs go through the epilogue in a per-worker
 /// buffer first and are pooled from there, recording each window's maximum cell (see
 /// `MaxPoolWindows`): the cells are then those of the activated output, as the backward pass
 /// routes them.

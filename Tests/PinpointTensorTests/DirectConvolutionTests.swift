@@ -83,7 +83,7 @@ final class DirectConvolutionTests: XCTestCase {
 /// (pooling inside the kernel), on the Winograd path (pooling each output tile, then the
 /// activation) and, for 3x3 pooling or a sigmoid there, the plain sequence. Bit for bit. 30x22
 /// makes several Winograd blocks, one of them crossing from one image to the next; 24 output
-/// channels take the 4-wide vector code after the 16-wide.
+/// channels keep the two operations.
 final class ConvolutionPoolingTests: XCTestCase {
     func testConvolutionThenPoolingEqualsTheTwoOperations() throws {
         var rng = SeededGenerator(seed: 9)
