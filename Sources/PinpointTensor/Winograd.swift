@@ -26,6 +26,15 @@
 // takes the same path. The kernel gradient transforms the output gradient's 4x4 tiles instead
 // (A dY A^T), accumulates U_k^T Ŷ_k over the tiles and brings the sum back with G^T (.) G.
 
+/// Floats from one transformed position's matrix to the next for `size`-float matrices: padded by
+/// one cache line to an odd number of lines. A tile's 36 values are then in 36 different L1
+/// sets; at a multiple of 16 lines apart (28 tiles by 64 channels) they shared 4 sets, and the
+/// transforms' second step read them back from L2.
+private func positionStride(_ size: Int) -> Int {
+    let lines = (size + 15) / 16
+    return (lines % 2 == 0 ? lines + 1 : lines) * 16
+}
+
 /// Output pixels per tile side, input pixels per tile side, and transformed positions per tile.
 private let tileSize = 4, tileSpan = 6, positions = 36
 
@@ -371,8 +380,9 @@ private func winogradConvolution(_ source: WinogradSource, transformedKernel v: 
         Tensor(shape: [batch, outRows, outColumns, cout]) { out, _ in
             forEachWorker(limit: plan.blocks) { worker, workers in
                 let tileRowSize = tileSize * outWidth * cout
-                Workspace.withBuffer(count: positions * (maxTiles * (cin + cout) + cin) + (windows == nil ? 0 : tileRowSize)) { scratch in
-                    let u = scratch, m = scratch + positions * maxTiles * cin, edge = m + positions * maxTiles * cout
+                let (uStride, mStride) = (positionStride(maxTiles * cin), positionStride(maxTiles * cout))
+                Workspace.withBuffer(count: positions * (uStride + mStride + cin) + (windows == nil ? 0 : tileRowSize)) { scratch in
+                    let u = scratch, m = scratch + positions * uStride, edge = m + positions * mStride
                     let activated = edge + positions * cin
                     var block = worker
                     while block < plan.blocks {
@@ -381,13 +391,13 @@ private func winogradConvolution(_ source: WinogradSource, transformedKernel v: 
                             for tc in 0..<tilesWide {
                                 let (d, rowStride) = source.tile(image: n, top: tr * tileSize - padTop, left: tc * tileSize - padLeft,
                                                                  span: tileSpan, edge: edge)
-                                transformInputTile(d, rowStride: rowStride, cin, u + (slot * tilesWide + tc) * cin, stride: maxTiles * cin)
+                                transformInputTile(d, rowStride: rowStride, cin, u + (slot * tilesWide + tc) * cin, stride: uStride)
                             }
                         }
                         for k in 0..<positions {
-                            sgemm(GEMMOperand(pointer: u + k * maxTiles * cin, transposed: false, leadingDimension: cin),
+                            sgemm(GEMMOperand(pointer: u + k * uStride, transposed: false, leadingDimension: cin),
                                   GEMMOperand(pointer: kernel + k * cin * cout, transposed: false, leadingDimension: cout),
-                                  m + k * maxTiles * cout, m: rows.count * tilesWide, n: cout, k: cin, ldc: cout, counted: false)
+                                  m + k * mStride, m: rows.count * tilesWide, n: cout, k: cin, ldc: cout, counted: false)
                         }
                         // Output transform, vectorized over channels, then the epilogue on the tile row's
                         // outputs while they are in cache.
@@ -395,7 +405,7 @@ private func winogradConvolution(_ source: WinogradSource, transformedKernel v: 
                             let oh = tr * tileSize, rowCount = Swift.min(tileSize, outHeight - oh)
                             if let pooled, let windows {
                                 for tc in 0..<tilesWide {
-                                    storeOutputTile(m + (slot * tilesWide + tc) * cout, stride: maxTiles * cout, cout, activated + tc * tileSize * cout,
+                                    storeOutputTile(m + (slot * tilesWide + tc) * cout, stride: mStride, cout, activated + tc * tileSize * cout,
                                                     rowStride: outWidth * cout, rows: rowCount, columns: Swift.min(tileSize, outWidth - tc * tileSize))
                                 }
                                 epilogue.apply(activated, rows: rowCount * outWidth, columns: cout)
@@ -410,7 +420,7 @@ private func winogradConvolution(_ source: WinogradSource, transformedKernel v: 
                                 guard pooledRows > 0 else { continue }
                                 for tc in 0..<Swift.min(tilesWide, (pooled.width + 1) / 2) {
                                     let ow = tc * tileSize
-                                    storePooledTile(m + (slot * tilesWide + tc) * cout, stride: maxTiles * cout, cout,
+                                    storePooledTile(m + (slot * tilesWide + tc) * cout, stride: mStride, cout,
                                                     out + ((n * pooled.height + ph) * pooled.width + tc * 2) * cout,
                                                     rowStride: pooled.width * cout, rows: outHeight - oh, columns: outWidth - ow,
                                                     pooledRows: pooledRows, pooledColumns: pooled.width - tc * 2)
@@ -420,7 +430,7 @@ private func winogradConvolution(_ source: WinogradSource, transformedKernel v: 
                             } else {
                                 for tc in 0..<tilesWide {
                                     let ow = tc * tileSize
-                                    storeOutputTile(m + (slot * tilesWide + tc) * cout, stride: maxTiles * cout, cout,
+                                    storeOutputTile(m + (slot * tilesWide + tc) * cout, stride: mStride, cout,
                                                     out + ((n * outHeight + oh) * outWidth + ow) * cout, rowStride: outWidth * cout,
                                                     rows: rowCount, columns: Swift.min(tileSize, outWidth - ow))
                                 }
@@ -454,8 +464,9 @@ func winogradConv2DBackpropKernel(_ input: Tensor, outputGradient dy: WinogradSo
             accumulators.initialize(repeating: 0, count: workers * accumulatorSize)
             forEachWorker(limit: workers) { worker, workers in
                 let acc = accumulators + worker * accumulatorSize
-                Workspace.withBuffer(count: positions * (maxTiles * (cin + cout) + Swift.max(cin, cout))) { scratch in
-                    let u = scratch, yhat = scratch + positions * maxTiles * cin, edge = yhat + positions * maxTiles * cout
+                let (uStride, yStride) = (positionStride(maxTiles * cin), positionStride(maxTiles * cout))
+                Workspace.withBuffer(count: positions * (uStride + yStride + Swift.max(cin, cout))) { scratch in
+                    let u = scratch, yhat = scratch + positions * uStride, edge = yhat + positions * yStride
                     var block = worker
                     while block < plan.blocks {
                         let rows = plan.rows(block)
@@ -463,14 +474,14 @@ func winogradConv2DBackpropKernel(_ input: Tensor, outputGradient dy: WinogradSo
                             for tc in 0..<tilesWide {
                                 let tile = slot * tilesWide + tc, oh = tr * tileSize, ow = tc * tileSize
                                 let (d, rowStride) = x.tile(image: n, top: oh - padTop, left: ow - padLeft, span: tileSpan, edge: edge)
-                                transformInputTile(d, rowStride: rowStride, cin, u + tile * cin, stride: maxTiles * cin)
+                                transformInputTile(d, rowStride: rowStride, cin, u + tile * cin, stride: uStride)
                                 let (dyTile, dyRowStride) = dy.tile(image: n, top: oh, left: ow, span: tileSize, edge: edge)
-                                transformOutputGradientTile(dyTile, rowStride: dyRowStride, cout, yhat + tile * cout, stride: maxTiles * cout)
+                                transformOutputGradientTile(dyTile, rowStride: dyRowStride, cout, yhat + tile * cout, stride: yStride)
                             }
                         }
                         for k in 0..<positions {
-                            sgemm(GEMMOperand(pointer: u + k * maxTiles * cin, transposed: true, leadingDimension: cin),
-                                  GEMMOperand(pointer: yhat + k * maxTiles * cout, transposed: false, leadingDimension: cout),
+                            sgemm(GEMMOperand(pointer: u + k * uStride, transposed: true, leadingDimension: cin),
+                                  GEMMOperand(pointer: yhat + k * yStride, transposed: false, leadingDimension: cout),
                                   acc + k * plane, m: cin, n: cout, k: rows.count * tilesWide, ldc: cout, beta: 1, counted: false)
                         }
                         block += workers
