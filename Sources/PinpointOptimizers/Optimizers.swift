@@ -78,9 +78,12 @@ public final class RMSprop: Optimizer {
         self.momentum = momentum
         self.epsilon = epsilon
         self.centered = centered
+        // Each slot its own storage, and only where the formula uses it: sharing one zero tensor
+        // cost a copy of each on the first step and kept the unused slot's 205 MB (the CNN's
+        // Dense kernel) alive.
         velocity = parameters.map { Tensor.zeros($0.parameter.shape) }
-        momenta = velocity
-        averageGradient = velocity
+        momenta = momentum > 0 ? parameters.map { Tensor.zeros($0.parameter.shape) } : []
+        averageGradient = centered ? parameters.map { Tensor.zeros($0.parameter.shape) } : []
     }
 
     public func apply(_ gradients: [Tensor]) {
@@ -89,7 +92,7 @@ public final class RMSprop: Optimizer {
         for (i, g) in clipped(gradients).enumerated() {
             // One threaded pass per parameter, in place, with the formulas above in the same order.
             let w = writableElements(&parameters[i].parameter.value), v = writableElements(&velocity[i])
-            let m = writableElements(&momenta[i]), a = writableElements(&averageGradient[i])
+            let m = momentum > 0 ? writableElements(&momenta[i]) : nil, a = centered ? writableElements(&averageGradient[i]) : nil
             forEachChunk(of: g) { g, range in
                 let rest = inVectors(range, when: !centered) { j in
                     let gj = load(g + j)
@@ -97,8 +100,8 @@ public final class RMSprop: Optimizer {
                     store(v + j, vj)
                     let increment = gj * lr / (vj + epsilon).squareRoot()
                     if momentum > 0 {
-                        let mj = load(m + j) * momentum + increment
-                        store(m + j, mj)
+                        let mj = load(m! + j) * momentum + increment
+                        store(m! + j, mj)
                         store(w + j, load(w + j) - mj)
                     } else {
                         store(w + j, load(w + j) - increment)
@@ -108,13 +111,13 @@ public final class RMSprop: Optimizer {
                     v[j] = v[j] * rho + g[j] * g[j] * (1 - rho)
                     var denominator = v[j]
                     if centered {
-                        a[j] = a[j] * rho + g[j] * (1 - rho)
-                        denominator = denominator - a[j] * a[j]
+                        a![j] = a![j] * rho + g[j] * (1 - rho)
+                        denominator = denominator - a![j] * a![j]
                     }
                     let increment = g[j] * lr / (denominator + epsilon).squareRoot()
                     if momentum > 0 {
-                        m[j] = m[j] * momentum + increment
-                        w[j] = w[j] - m[j]
+                        m![j] = m![j] * momentum + increment
+                        w[j] = w[j] - m![j]
                     } else {
                         w[j] = w[j] - increment
                     }
@@ -153,19 +156,19 @@ public final class SGD: Optimizer {
         self.learningRate = learningRate
         self.momentum = momentum
         self.nesterov = nesterov
-        momenta = parameters.map { Tensor.zeros($0.parameter.shape) }
+        momenta = momentum > 0 ? parameters.map { Tensor.zeros($0.parameter.shape) } : []
     }
 
     public func apply(_ gradients: [Tensor]) {
         let lr = learningRate(iterations)
         let (momentum, nesterov) = (momentum, nesterov)
         for (i, g) in clipped(gradients).enumerated() {
-            let w = writableElements(&parameters[i].parameter.value), m = writableElements(&momenta[i])
+            let w = writableElements(&parameters[i].parameter.value), m = momentum > 0 ? writableElements(&momenta[i]) : nil
             forEachChunk(of: g) { g, range in
                 for j in range {
                     if momentum > 0 {
-                        m[j] = m[j] * momentum - g[j] * lr
-                        w[j] = nesterov ? w[j] + m[j] * momentum - g[j] * lr : w[j] + m[j]
+                        m![j] = m![j] * momentum - g[j] * lr
+                        w[j] = nesterov ? w[j] + m![j] * momentum - g[j] * lr : w[j] + m![j]
                     } else {
                         w[j] = w[j] - g[j] * lr
                     }
@@ -200,7 +203,7 @@ public final class Adam: Optimizer {
         self.beta2 = beta2
         self.epsilon = epsilon
         m = parameters.map { Tensor.zeros($0.parameter.shape) }
-        v = m
+        v = parameters.map { Tensor.zeros($0.parameter.shape) }
     }
 
     public func apply(_ gradients: [Tensor]) {
