@@ -35,6 +35,12 @@ extension Optimizer {
         return gradients.map { $0 * (limit / norm) }
     }
 
+    /// A zero slot per parameter. Optimizers make their slots at the first step (or on `state`),
+    /// not when built, each slot its own storage: an optimizer built only to run a model
+    /// (inference, `bench infer`) then holds no memory, and slots sharing one zero tensor cost a
+    /// copy of each on the first step (205 MB apiece for the CNN's Dense kernel).
+    func zeroSlots() -> [Tensor] { parameters.map { Tensor.zeros($0.parameter.shape) } }
+
     func slotState(_ slots: [(String, [Tensor])]) -> [(name: String, value: Tensor)] {
         var out: [(name: String, value: Tensor)] = [("optimizer.iterations", Tensor(Float(iterations)))]
         for (slot, values) in slots {
@@ -68,7 +74,7 @@ public final class RMSprop: Optimizer {
     public let rho: Float, momentum: Float, epsilon: Float, centered: Bool
     public var iterations = 0
     public var globalClipNorm: Float?
-    private var velocity: [Tensor], momenta: [Tensor], averageGradient: [Tensor]
+    private var velocity: [Tensor] = [], momenta: [Tensor] = [], averageGradient: [Tensor] = []
 
     public init(_ parameters: [(name: String, parameter: Parameter)], learningRate: any LearningRateSchedule = ConstantLearningRate(1e-3),
                 rho: Float = 0.9, momentum: Float = 0, epsilon: Float = 1e-7, centered: Bool = false) {
@@ -78,15 +84,18 @@ public final class RMSprop: Optimizer {
         self.momentum = momentum
         self.epsilon = epsilon
         self.centered = centered
-        // Each slot its own storage, and only where the formula uses it: sharing one zero tensor
-        // cost a copy of each on the first step and kept the unused slot's 205 MB (the CNN's
-        // Dense kernel) alive.
-        velocity = parameters.map { Tensor.zeros($0.parameter.shape) }
-        momenta = momentum > 0 ? parameters.map { Tensor.zeros($0.parameter.shape) } : []
-        averageGradient = centered ? parameters.map { Tensor.zeros($0.parameter.shape) } : []
+    }
+
+    /// The slots the formula uses (see `zeroSlots`).
+    private func makeSlots() {
+        guard velocity.count != parameters.count else { return }
+        velocity = zeroSlots()
+        if momentum > 0 { momenta = zeroSlots() }
+        if centered { averageGradient = zeroSlots() }
     }
 
     public func apply(_ gradients: [Tensor]) {
+        makeSlots()
         let lr = learningRate(iterations)
         let (rho, momentum, epsilon, centered) = (rho, momentum, epsilon, centered)
         for (i, g) in clipped(gradients).enumerated() {
@@ -128,7 +137,8 @@ public final class RMSprop: Optimizer {
     }
 
     public var state: [(name: String, value: Tensor)] {
-        slotState([("velocity", velocity)] + (momentum > 0 ? [("momentum", momenta)] : []) + (centered ? [("average_gradient", averageGradient)] : []))
+        makeSlots()
+        return slotState([("velocity", velocity)] + (momentum > 0 ? [("momentum", momenta)] : []) + (centered ? [("average_gradient", averageGradient)] : []))
     }
 
     public func restore(_ state: [String: Tensor]) throws(OptimizerError) {
@@ -148,7 +158,7 @@ public final class SGD: Optimizer {
     public let momentum: Float, nesterov: Bool
     public var iterations = 0
     public var globalClipNorm: Float?
-    private var momenta: [Tensor]
+    private var momenta: [Tensor] = []
 
     public init(_ parameters: [(name: String, parameter: Parameter)], learningRate: any LearningRateSchedule = ConstantLearningRate(0.01),
                 momentum: Float = 0, nesterov: Bool = false) {
@@ -156,10 +166,10 @@ public final class SGD: Optimizer {
         self.learningRate = learningRate
         self.momentum = momentum
         self.nesterov = nesterov
-        momenta = momentum > 0 ? parameters.map { Tensor.zeros($0.parameter.shape) } : []
     }
 
     public func apply(_ gradients: [Tensor]) {
+        if momentum > 0 && momenta.count != parameters.count { momenta = zeroSlots() }
         let lr = learningRate(iterations)
         let (momentum, nesterov) = (momentum, nesterov)
         for (i, g) in clipped(gradients).enumerated() {
@@ -178,7 +188,10 @@ public final class SGD: Optimizer {
         iterations += 1
     }
 
-    public var state: [(name: String, value: Tensor)] { slotState(momentum > 0 ? [("momentum", momenta)] : []) }
+    public var state: [(name: String, value: Tensor)] {
+        if momentum > 0 && momenta.count != parameters.count { momenta = zeroSlots() }
+        return slotState(momentum > 0 ? [("momentum", momenta)] : [])
+    }
     public func restore(_ state: [String: Tensor]) throws(OptimizerError) {
         let slots = try restoreSlots(state, momentum > 0 ? ["momentum"] : [])
         if momentum > 0 { momenta = slots[0] }
@@ -193,7 +206,7 @@ public final class Adam: Optimizer {
     public let beta1: Float, beta2: Float, epsilon: Float
     public var iterations = 0
     public var globalClipNorm: Float?
-    private var m: [Tensor], v: [Tensor]
+    private var m: [Tensor] = [], v: [Tensor] = []
 
     public init(_ parameters: [(name: String, parameter: Parameter)], learningRate: any LearningRateSchedule = ConstantLearningRate(1e-3),
                 beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-7) {
@@ -202,11 +215,16 @@ public final class Adam: Optimizer {
         self.beta1 = beta1
         self.beta2 = beta2
         self.epsilon = epsilon
-        m = parameters.map { Tensor.zeros($0.parameter.shape) }
-        v = parameters.map { Tensor.zeros($0.parameter.shape) }
+    }
+
+    /// Both moments (see `zeroSlots`).
+    private func makeSlots() {
+        guard m.count != parameters.count else { return }
+        (m, v) = (zeroSlots(), zeroSlots())
     }
 
     public func apply(_ gradients: [Tensor]) {
+        makeSlots()
         let t = Double(iterations + 1)
         let lr = Float(Double(learningRate(iterations)) * (1 - pow(Double(beta2), t)).squareRoot() / (1 - pow(Double(beta1), t)))
         let (beta1, beta2, epsilon) = (beta1, beta2, epsilon)
@@ -230,7 +248,10 @@ public final class Adam: Optimizer {
         iterations += 1
     }
 
-    public var state: [(name: String, value: Tensor)] { slotState([("m", m), ("v", v)]) }
+    public var state: [(name: String, value: Tensor)] {
+        makeSlots()
+        return slotState([("m", m), ("v", v)])
+    }
     public func restore(_ state: [String: Tensor]) throws(OptimizerError) {
         let slots = try restoreSlots(state, ["m", "v"])
         m = slots[0]
