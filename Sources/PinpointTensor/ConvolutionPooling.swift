@@ -113,13 +113,27 @@ func maxPoolRowRecordingWindows(_ input: UnsafePointer<Float>, rowCount: Int, wi
     }
 }
 
+/// One pixel of the gradient the windows route back to the pooling's input, all `channels`
+/// (multiples of 16): the window's pooled gradient (at `gradient`) where its maximum cell (at
+/// `cells`) is the pixel's `cell`, zero elsewhere. The one routing rule, for the rows below and
+/// for `WinogradSource`'s tiles.
+@inline(__always)
+func routeWindowCell(_ cell: Float, cells: UnsafePointer<Float>, gradient: UnsafePointer<Float>, channels: Int,
+                     into out: UnsafeMutablePointer<Float>) {
+    typealias V = SIMD16<Float>
+    for group in stride(from: 0, to: channels, by: 16) {
+        let g = UnsafeRawPointer(gradient + group).loadUnaligned(as: V.self)
+        let here = UnsafeRawPointer(cells + group).loadUnaligned(as: V.self) .== cell
+        UnsafeMutableRawPointer(out + group).storeBytes(of: V().replacing(with: g, where: here), as: V.self)
+    }
+}
+
 /// Row `row` of image `n` of the gradient the windows route back to the pooling's input: each
 /// pooled gradient to its window's maximum cell, zeros elsewhere (and in rows and columns no
 /// window covers).
 @inline(__always)
 func routeWindowsRow(_ windows: MaxPoolWindows, pooledGradient gz: UnsafePointer<Float>, image n: Int, row: Int,
                      into out: UnsafeMutablePointer<Float>) {
-    typealias V = SIMD16<Float>
     let (width, channels) = (windows.inputShape[2], windows.inputShape[3])
     let (pooledHeight, pooledWidth) = (windows.outputShape[1], windows.outputShape[2])
     let pr = row / 2
@@ -129,18 +143,11 @@ func routeWindowsRow(_ windows: MaxPoolWindows, pooledGradient gz: UnsafePointer
     }
     let first = Float(row % 2 * 2)
     let offset = ((n * pooledHeight + pr) * pooledWidth) * channels
-    let cells = windows.cells.basePointer + offset, gradient = gz + offset
+    let cells = UnsafePointer(windows.cells.basePointer + offset), gradient = gz + offset
     for pw in 0..<pooledWidth {
-        let hasColumn = 2 * pw + 1 < width
-        for group in stride(from: 0, to: channels, by: 16) {
-            let g = UnsafeRawPointer(gradient + pw * channels + group).loadUnaligned(as: V.self)
-            let cell = UnsafeRawPointer(cells + pw * channels + group).loadUnaligned(as: V.self)
-            let left = out + 2 * pw * channels + group
-            UnsafeMutableRawPointer(left).storeBytes(of: V().replacing(with: g, where: cell .== first), as: V.self)
-            if hasColumn {
-                UnsafeMutableRawPointer(left + channels).storeBytes(of: V().replacing(with: g, where: cell .== first + 1), as: V.self)
-            }
-        }
+        let (c, g, left) = (cells + pw * channels, gradient + pw * channels, out + 2 * pw * channels)
+        routeWindowCell(first, cells: c, gradient: g, channels: channels, into: left)
+        if 2 * pw + 1 < width { routeWindowCell(first + 1, cells: c, gradient: g, channels: channels, into: left + channels) }
     }
     (out + 2 * pooledWidth * channels).update(repeating: 0, count: (width - Swift.min(width, 2 * pooledWidth)) * channels)
 }

@@ -224,18 +224,12 @@ struct WinogradSource {
     /// pixel is its window's maximum cell, else zero.
     @inline(__always)
     private func routedPixel(image n: Int, row: Int, column: Int, into out: UnsafeMutablePointer<Float>) {
-        typealias V = SIMD16<Float>
         guard row / 2 < pooledHeight, column / 2 < pooledWidth, let cells, let pooledGradient else {
             out.update(repeating: 0, count: channels)
             return
         }
         let offset = ((n * pooledHeight + row / 2) * pooledWidth + column / 2) * channels
-        let cell = Float(row % 2 * 2 + column % 2)
-        for group in Swift.stride(from: 0, to: channels, by: 16) {
-            let g = UnsafeRawPointer(pooledGradient + offset + group).loadUnaligned(as: V.self)
-            let here = UnsafeRawPointer(cells + offset + group).loadUnaligned(as: V.self) .== cell
-            UnsafeMutableRawPointer(out + group).storeBytes(of: V().replacing(with: g, where: here), as: V.self)
-        }
+        routeWindowCell(Float(row % 2 * 2 + column % 2), cells: cells + offset, gradient: pooledGradient + offset, channels: channels, into: out)
     }
 }
 
