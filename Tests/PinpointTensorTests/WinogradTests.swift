@@ -29,7 +29,7 @@ final class WinogradTests: XCTestCase {
     func assertClose(_ actual: Tensor, _ expected: [Double], _ what: String) {
         let scale = max(expected.map(abs).max() ?? 0, 1)
         let worst = zip(actual.scalars, expected).map { abs(Double($0) - $1) }.max() ?? 0
-        XCTAssertLessThan(worst / scale, 1e-5, what); print("ERR", worst / scale, what)
+        XCTAssertLessThan(worst / scale, 1e-5, what)
     }
 
     func testForwardAndGradientsMatchADirectConvolution() throws {
