@@ -1,3 +1,4 @@
+import Foundation
 import PinpointAutograd
 import PinpointTensor
 
@@ -258,9 +259,6 @@ public final class Adam: Optimizer {
         v = slots[1]
     }
 }
-
-import Foundation
-
 
 /// The elements of an optimizer's tensor (a parameter's value or a slot) for an in-place update:
 /// the tensor is made contiguous and its own first. The pointer stays valid while the tensor is
