@@ -169,8 +169,13 @@ public final class SGD: Optimizer {
         self.nesterov = nesterov
     }
 
-    public func apply(_ gradients: [Tensor]) {
+    /// The momentum slot, when there is momentum (see `zeroSlots`).
+    private func makeSlots() {
         if momentum > 0 && momenta.count != parameters.count { momenta = zeroSlots() }
+    }
+
+    public func apply(_ gradients: [Tensor]) {
+        makeSlots()
         let lr = learningRate(iterations)
         let (momentum, nesterov) = (momentum, nesterov)
         for (i, g) in clipped(gradients).enumerated() {
@@ -190,7 +195,7 @@ public final class SGD: Optimizer {
     }
 
     public var state: [(name: String, value: Tensor)] {
-        if momentum > 0 && momenta.count != parameters.count { momenta = zeroSlots() }
+        makeSlots()
         return slotState(momentum > 0 ? [("momentum", momenta)] : [])
     }
     public func restore(_ state: [String: Tensor]) throws(OptimizerError) {
