@@ -353,10 +353,10 @@ private struct WinogradBlocks {
 /// cells): each 4x4 output tile holds four whole windows, so the maximum is taken as the tile is
 /// transformed and the full-size output is never written. The epilogue then applies to the
 /// pooled values, which is the same for a non-decreasing activation. Pooling needs output
-/// channels in multiples of 16. With `windows` as well, each tile row's outputs go through the epilogue in a per-worker
-/// buffer first and are pooled from there, recording each window's maximum cell (see
-/// `MaxPoolWindows`): the cells are then those of the activated output, as the backward pass
-/// routes them.
+/// channels in multiples of 16. With `windows` as well, each tile row's outputs go through the
+/// epilogue in a per-worker buffer first and are pooled from there, recording each window's
+/// maximum cell (see `MaxPoolWindows`): the cells are then those of the activated output, as the
+/// backward pass routes them.
 private func winogradConvolution(_ source: WinogradSource, transformedKernel v: Tensor, padTop: Int, padLeft: Int, outHeight: Int, outWidth: Int,
                                  epilogue: BiasActivation, pooled: (height: Int, width: Int)? = nil,
                                  windows: UnsafeMutablePointer<Float>? = nil) -> Tensor {
