@@ -35,7 +35,10 @@ let package = Package(
             name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
             providers: [.apt(["libpng-dev"])]),
 
-        .target(name: "PinpointTensor", dependencies: ["COpenBLAS"]),
+        // Kernels built once per instruction set and chosen at run time (Docs/Architecture.md):
+        // Swift has no per-function target attribute, and a dependency cannot pass -target-cpu.
+        .target(name: "CPinpointKernels"),
+        .target(name: "PinpointTensor", dependencies: ["COpenBLAS", "CPinpointKernels"]),
         .target(name: "PinpointAutograd", dependencies: ["PinpointTensor"]),
         // C for what Swift cannot express: the SSE4.2 crc32 instruction, and libjpeg/libpng's
         // setjmp-based error handling.

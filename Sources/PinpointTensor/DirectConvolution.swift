@@ -1,3 +1,5 @@
+import CPinpointKernels
+
 // A direct convolution for layers with few inputs per output, the first layer of an image model
 // above all (3x3 window, 3 channels: 27 per output). Through im2col such a layer is a GEMM with
 // an inner dimension of 27 and 32 columns, where OpenBLAS spends its time packing, and the
@@ -99,15 +101,12 @@ func usesDirectKernelGradient(_ g: Conv2DGeometry) -> Bool {
 /// needed, and never stored whole.
 func directConv2DBackpropKernel(_ x: Tensor, outputGradient dy: Tensor?, _ g: Conv2DGeometry,
                                 routing: (windows: MaxPoolWindows, pooledGradient: Tensor)? = nil) -> Tensor {
-    typealias V = SIMD16<Float>
     let h = g.window.height, wd = g.window.width, cout = g.outChannels
     KernelCounters.add(multiplyAdds: g.batch * g.pixelsPerImage * g.columnCount * cout)
     let rowLength = ((wd.output - 1) * wd.stride + wd.window) * g.inChannels
     let step = wd.stride * g.inChannels
     let rows = g.batch * h.output, count = g.columnCount * cout
     let workers = Swift.max(1, Swift.min(Parallelism.threadCount, rows))
-    func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
-    func add(_ p: UnsafeMutablePointer<Float>, _ v: V) { UnsafeMutableRawPointer(p).storeBytes(of: load(p) + v, as: V.self) }
     let rowSize = wd.output * cout
     return withExtendedLifetime((x, dy, routing)) {
         Tensor(shape: g.kernelShape) { dk, _ in
@@ -127,26 +126,8 @@ func directConv2DBackpropKernel(_ x: Tensor, outputGradient dy: Tensor?, _ g: Co
                             gradientRow = UnsafePointer(routed)
                         }
                         for r in 0..<h.window {
-                            var block = 0
-                            while block < cout {
-                                // 16 channels at a time; nine taps each.
-                                var (a0, a1, a2, a3, a4, a5, a6, a7, a8) = (V(), V(), V(), V(), V(), V(), V(), V(), V())
-                                var xp = UnsafePointer(padded + r * rowLength), dp = gradientRow + block
-                                for _ in 0..<wd.output {
-                                    let d = load(dp)
-                                    a0.addProduct(V(repeating: xp[0]), d); a1.addProduct(V(repeating: xp[1]), d)
-                                    a2.addProduct(V(repeating: xp[2]), d); a3.addProduct(V(repeating: xp[3]), d)
-                                    a4.addProduct(V(repeating: xp[4]), d); a5.addProduct(V(repeating: xp[5]), d)
-                                    a6.addProduct(V(repeating: xp[6]), d); a7.addProduct(V(repeating: xp[7]), d)
-                                    a8.addProduct(V(repeating: xp[8]), d)
-                                    xp += step
-                                    dp += cout
-                                }
-                                let t = acc + r * 9 * cout + block
-                                add(t, a0); add(t + cout, a1); add(t + 2 * cout, a2); add(t + 3 * cout, a3); add(t + 4 * cout, a4)
-                                add(t + 5 * cout, a5); add(t + 6 * cout, a6); add(t + 7 * cout, a7); add(t + 8 * cout, a8)
-                                block += 16
-                            }
+                            kernels.direct_kernel_gradient_row9(padded + r * rowLength, Int32(step), gradientRow, Int32(cout),
+                                                                Int32(wd.output), acc + r * 9 * cout)
                         }
                     }
                 }
@@ -163,86 +144,18 @@ func directConv2DBackpropKernel(_ x: Tensor, outputGradient dy: Tensor?, _ g: Co
 /// One row of max pooling over `rows` rows of input held contiguously (channels in multiples
 /// of 16): each output pixel takes the maximum over its window's valid cells.
 private func maxPoolRow(_ input: UnsafePointer<Float>, rows: Int, _ w: WindowAxis, channels: Int, into out: UnsafeMutablePointer<Float>) {
-    typealias V = SIMD16<Float>
-    for ow in 0..<w.output {
-        let columns = w.validRange(ow)
-        for group in stride(from: 0, to: channels, by: 16) {
-            var m = UnsafeRawPointer(input + columns.lowerBound * channels + group).loadUnaligned(as: V.self)
-            for r in 0..<rows {
-                for iw in columns {
-                    // A compare and a blend (pointwiseMax goes lane by lane through Float.maximum).
-                    let v = UnsafeRawPointer(input + (r * w.input + iw) * channels + group).loadUnaligned(as: V.self)
-                    m.replace(with: v, where: v .> m)
-                }
-            }
-            UnsafeMutableRawPointer(out + ow * channels + group).storeBytes(of: m, as: V.self)
-        }
-    }
+    kernels.max_pool_row(input, Int32(rows), Int32(w.input), Int32(w.window), Int32(w.stride), Int32(w.padBefore), Int32(w.output),
+                         Int32(channels), out)
 }
 
-/// One output row from the window's zero-padded input rows (`rowLength` floats apart).
+/// One output row from the window's zero-padded input rows (`rowLength` floats apart): four
+/// output pixels by 32 channels accumulate in registers (the kernel set's `direct_conv_row`).
 @inline(__always)
 private func directConvolutionRow(_ padded: UnsafePointer<Float>, rowLength: Int, _ kernel: UnsafePointer<Float>,
                                   _ out: UnsafeMutablePointer<Float>, _ g: Conv2DGeometry) {
-    typealias V = SIMD16<Float>
-    let kh = g.window.height.window, wd = g.window.width, cout = g.outChannels
     // Per kernel row, a pixel's inputs are contiguous in the padded row (kw, then channel), in
     // the order of the HWIO kernel's rows.
-    let span = wd.window * g.inChannels, step = wd.stride * g.inChannels
-    func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
-    func store(_ p: UnsafeMutablePointer<Float>, _ v: V) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self) }
-    var block = 0
-    while block < cout {
-        let wide = cout - block >= 32
-        var ow = 0
-        while ow < wd.output {
-            let pixels = Swift.min(4, wd.output - ow)
-            var (a0, a1, a2, a3, b0, b1, b2, b3) = (V(), V(), V(), V(), V(), V(), V(), V())
-            for r in 0..<kh {
-                let x = padded + r * rowLength + ow * step
-                let k = kernel + r * span * cout + block
-                if pixels == 4 && wide {
-                    // Walking pointers: index arithmetic here costs overflow checks in the hot loop.
-                    var (xp, kp) = (x, k)
-                    let end = x + span
-                    while xp < end {
-                        let (w0, w1) = (load(kp), load(kp + 16))
-                        let (x0, x1, x2, x3) = (V(repeating: xp.pointee), V(repeating: (xp + step).pointee),
-                                                V(repeating: (xp + 2 * step).pointee), V(repeating: (xp + 3 * step).pointee))
-                        a0.addProduct(x0, w0); b0.addProduct(x0, w1)
-                        a1.addProduct(x1, w0); b1.addProduct(x1, w1)
-                        a2.addProduct(x2, w0); b2.addProduct(x2, w1)
-                        a3.addProduct(x3, w0); b3.addProduct(x3, w1)
-                        xp += 1
-                        kp += cout
-                    }
-                } else if pixels == 4 {
-                    for j in 0..<span {
-                        let w0 = load(k + j * cout)
-                        a0.addProduct(V(repeating: x[j]), w0)
-                        a1.addProduct(V(repeating: x[step + j]), w0)
-                        a2.addProduct(V(repeating: x[2 * step + j]), w0)
-                        a3.addProduct(V(repeating: x[3 * step + j]), w0)
-                    }
-                } else {
-                    // The row's last pixels, one at a time.
-                    for j in 0..<span {
-                        let w0 = load(k + j * cout), w1 = wide ? load(k + j * cout + 16) : V()
-                        let x0 = V(repeating: x[j])
-                        a0.addProduct(x0, w0); b0.addProduct(x0, w1)
-                        if pixels > 1 { let x1 = V(repeating: x[step + j]); a1.addProduct(x1, w0); b1.addProduct(x1, w1) }
-                        if pixels > 2 { let x2 = V(repeating: x[2 * step + j]); a2.addProduct(x2, w0); b2.addProduct(x2, w1) }
-                    }
-                }
-            }
-            let y = out + ow * cout + block
-            store(y, a0)
-            if wide { store(y + 16, b0) }
-            if pixels > 1 { store(y + cout, a1); if wide { store(y + cout + 16, b1) } }
-            if pixels > 2 { store(y + 2 * cout, a2); if wide { store(y + 2 * cout + 16, b2) } }
-            if pixels > 3 { store(y + 3 * cout, a3); if wide { store(y + 3 * cout + 16, b3) } }
-            ow += pixels
-        }
-        block += wide ? 32 : 16
-    }
+    let wd = g.window.width
+    kernels.direct_conv_row(padded, rowLength, Int32(g.window.height.window), Int32(wd.window * g.inChannels),
+                            Int32(wd.stride * g.inChannels), kernel, Int32(g.outChannels), Int32(wd.output), out)
 }

@@ -1,3 +1,5 @@
+import CPinpointKernels
+
 // C = A B for a few rows of A against a large B read once: the tutorial CNN's Dense layer, a
 // batch of 40 flattened 50176-value feature maps against a 50176 x 1024 kernel (205 MB). OpenBLAS
 // packs every panel of B before multiplying, so B crosses memory about three times (29 ms for a
@@ -59,37 +61,11 @@ func streamingSGEMM(_ a: GEMMOperand, _ b: GEMMOperand, _ c: UnsafeMutablePointe
 
 /// C[r, 0..<64] = (or += with `accumulate`) the sum over d < depth of A[r, d] B[d, 0..<64], for
 /// `rows` (1 to 4) rows, A[r, d] at a[r * rowStep + d * depthStep]: sixteen accumulators in
-/// registers, C touched once at the end.
+/// registers, C touched once at the end (the kernel set's `gemm_block_4x64`).
 @inline(__always)
 private func multiplyBlock(_ a: UnsafePointer<Float>, rowStep: Int, depthStep: Int, rows: Int, _ b: UnsafePointer<Float>, ldb: Int,
                            depth: Int, _ c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
-    typealias V = SIMD16<Float>
-    func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
-    func put(_ p: UnsafeMutablePointer<Float>, _ v: V) {
-        UnsafeMutableRawPointer(p).storeBytes(of: accumulate ? load(p) + v : v, as: V.self)
-    }
-    // Rows past `rows` read row 0 again and are not stored: one loop body for every count.
-    let a1 = rows > 1 ? a + rowStep : a, a2 = rows > 2 ? a + 2 * rowStep : a, a3 = rows > 3 ? a + 3 * rowStep : a
-    var (c00, c01, c02, c03) = (V(), V(), V(), V())
-    var (c10, c11, c12, c13) = (V(), V(), V(), V())
-    var (c20, c21, c22, c23) = (V(), V(), V(), V())
-    var (c30, c31, c32, c33) = (V(), V(), V(), V())
-    // Walking pointers: indexing here would cost overflow checks in the hot loop.
-    var (bp, p0, p1, p2, p3) = (b, a, a1, a2, a3)
-    for _ in 0..<depth {
-        let (b0, b1, b2, b3) = (load(bp), load(bp + 16), load(bp + 32), load(bp + 48))
-        let x0 = V(repeating: p0.pointee), x1 = V(repeating: p1.pointee), x2 = V(repeating: p2.pointee), x3 = V(repeating: p3.pointee)
-        c00.addProduct(x0, b0); c01.addProduct(x0, b1); c02.addProduct(x0, b2); c03.addProduct(x0, b3)
-        c10.addProduct(x1, b0); c11.addProduct(x1, b1); c12.addProduct(x1, b2); c13.addProduct(x1, b3)
-        c20.addProduct(x2, b0); c21.addProduct(x2, b1); c22.addProduct(x2, b2); c23.addProduct(x2, b3)
-        c30.addProduct(x3, b0); c31.addProduct(x3, b1); c32.addProduct(x3, b2); c33.addProduct(x3, b3)
-        bp += ldb
-        p0 += depthStep; p1 += depthStep; p2 += depthStep; p3 += depthStep
-    }
-    put(c, c00); put(c + 16, c01); put(c + 32, c02); put(c + 48, c03)
-    if rows > 1 { let r = c + ldc; put(r, c10); put(r + 16, c11); put(r + 32, c12); put(r + 48, c13) }
-    if rows > 2 { let r = c + 2 * ldc; put(r, c20); put(r + 16, c21); put(r + 32, c22); put(r + 48, c23) }
-    if rows > 3 { let r = c + 3 * ldc; put(r, c30); put(r + 16, c31); put(r + 32, c32); put(r + 48, c33) }
+    kernels.gemm_block_4x64(a, rowStep, depthStep, Int32(rows), b, ldb, Int32(depth), c, ldc, accumulate ? 1 : 0)
 }
 
 /// Whether `shallowSGEMM` takes C = A B: a shallow inner dimension (a Dense layer's kernel

@@ -1,3 +1,5 @@
+import CPinpointKernels
+
 // Winograd F(4x4, 3x3) convolution (Lavin & Gray, "Fast Algorithms for Convolutional Neural
 // Networks", 2015) for 3x3, stride-1, undilated convolutions with enough channels to feed GEMMs:
 // each 4x4 output tile comes from a 6x6 input tile through 36 elementwise products in a
@@ -113,56 +115,11 @@ private func winogradKernel(_ kernel: Tensor, forInputGradient: Bool) -> Tensor 
     }
 }
 
-/// B^T x (d0 ... d5): the input transform along one axis.
-@inline(__always)
-private func inputTransform<V: SIMD>(_ d0: V, _ d1: V, _ d2: V, _ d3: V, _ d4: V, _ d5: V) -> (V, V, V, V, V, V)
-where V.Scalar == Float {
-    let a = d4 - 4 * d2, b = d3 - 4 * d1, c = d4 - d2, e = 2 * (d3 - d1)
-    return (4 * d0 - 5 * d2 + d4, a + b, a - b, c + e, c - e, 4 * d1 - 5 * d3 + d5)
-}
-
-/// A^T x (m0 ... m5): the output transform along one axis.
-@inline(__always)
-private func outputTransform<V: SIMD>(_ m0: V, _ m1: V, _ m2: V, _ m3: V, _ m4: V, _ m5: V) -> (V, V, V, V) where V.Scalar == Float {
-    let p = m1 + m2, q = m1 - m2, r = m3 + m4, s = m3 - m4
-    return (m0 + p + r, q + 2 * s, p + 4 * r, q + 8 * s + m5)
-}
-
-/// A x (y0 ... y3): the output gradient's transform along one axis.
-@inline(__always)
-private func outputGradientTransform<V: SIMD>(_ y0: V, _ y1: V, _ y2: V, _ y3: V) -> (V, V, V, V, V, V) where V.Scalar == Float {
-    let p = y0 + y2, q = y1 + y3, p4 = y0 + 4 * y2, q4 = 2 * y1 + 8 * y3
-    return (y0, p + q, p - q, p4 + q4, p4 - q4, y3)
-}
-
-/// Runs `body` over the channels in SIMD16 groups, then SIMD4 ones (channels % 4 == 0).
-@inline(__always)
-private func forEachChannelGroup(_ channels: Int, _ wide: (Int) -> Void, _ narrow: (Int) -> Void) {
-    var ch = 0
-    while ch + 16 <= channels { wide(ch); ch += 16 }
-    while ch < channels { narrow(ch); ch += 4 }
-}
-
 /// U = B^T d B for one 6x6 tile, all channels: pixel (r, c) at d + r * rowStride + c * channels;
-/// U's 36 positions go `stride` floats apart (the columns' results are kept there between the
-/// two steps).
+/// U's 36 positions go `stride` floats apart (the kernel set's `winograd_input_tile`).
 @inline(__always)
 private func transformInputTile(_ d: UnsafePointer<Float>, rowStride: Int, _ channels: Int, _ u: UnsafeMutablePointer<Float>, stride: Int) {
-    @inline(__always)
-    func run<V: SIMD>(_: V.Type, _ ch: Int) where V.Scalar == Float {
-        func pixel(_ r: Int, _ c: Int) -> V { UnsafeRawPointer(d + r * rowStride + c * channels + ch).loadUnaligned(as: V.self) }
-        func load(_ k: Int) -> V { UnsafeRawPointer(u + k * stride + ch).loadUnaligned(as: V.self) }
-        func store(_ k: Int, _ value: V) { UnsafeMutableRawPointer(u + k * stride + ch).storeBytes(of: value, as: V.self) }
-        for c in 0..<tileSpan {
-            let t = inputTransform(pixel(0, c), pixel(1, c), pixel(2, c), pixel(3, c), pixel(4, c), pixel(5, c))
-            store(c, t.0); store(6 + c, t.1); store(12 + c, t.2); store(18 + c, t.3); store(24 + c, t.4); store(30 + c, t.5)
-        }
-        for r in Swift.stride(from: 0, to: positions, by: tileSpan) {
-            let t = inputTransform(load(r), load(r + 1), load(r + 2), load(r + 3), load(r + 4), load(r + 5))
-            store(r, t.0); store(r + 1, t.1); store(r + 2, t.2); store(r + 3, t.3); store(r + 4, t.4); store(r + 5, t.5)
-        }
-    }
-    forEachChannelGroup(channels, { run(SIMD16<Float>.self, $0) }, { run(SIMD4<Float>.self, $0) })
+    kernels.winograd_input_tile(d, rowStride, Int32(channels), u, stride)
 }
 
 /// What a Winograd pass reads tiles of: an NHWC tensor, or the gradient of a 2x2 max pooling
@@ -233,68 +190,23 @@ struct WinogradSource {
     }
 }
 
-/// The 4x4 outputs of one tile at channels ch..<ch + V.scalarCount: Y = A^T M A, row by row
-/// (`row(i, y0, y1, y2, y3)`). The columns' results are kept in M's own positions between the
-/// two steps, so M is overwritten.
-@inline(__always)
-private func transformOutputTile<V: SIMD>(_ m: UnsafeMutablePointer<Float>, stride: Int, _ ch: Int, as _: V.Type,
-                                          _ row: (Int, V, V, V, V) -> Void) where V.Scalar == Float {
-    func load(_ k: Int) -> V { UnsafeRawPointer(m + k * stride + ch).loadUnaligned(as: V.self) }
-    func store(_ k: Int, _ value: V) { UnsafeMutableRawPointer(m + k * stride + ch).storeBytes(of: value, as: V.self) }
-    for c in 0..<tileSpan {
-        let s = outputTransform(load(c), load(6 + c), load(12 + c), load(18 + c), load(24 + c), load(30 + c))
-        store(c, s.0); store(6 + c, s.1); store(12 + c, s.2); store(18 + c, s.3)
-    }
-    for r in 0..<tileSize {
-        let y = outputTransform(load(r * 6), load(r * 6 + 1), load(r * 6 + 2), load(r * 6 + 3), load(r * 6 + 4), load(r * 6 + 5))
-        row(r, y.0, y.1, y.2, y.3)
-    }
-}
-
-/// One tile's outputs, all channels, written to up to 4x4 output pixels (an edge tile drops what
-/// falls outside the output).
+/// One tile's outputs Y = A^T M A, all channels, written to up to 4x4 output pixels (an edge tile
+/// drops what falls outside the output). M is overwritten.
 @inline(__always)
 private func storeOutputTile(_ m: UnsafeMutablePointer<Float>, stride: Int, _ channels: Int, _ y: UnsafeMutablePointer<Float>,
                              rowStride: Int, rows: Int, columns: Int) {
-    @inline(__always)
-    func run<V: SIMD>(_: V.Type, _ ch: Int) where V.Scalar == Float {
-        transformOutputTile(m, stride: stride, ch, as: V.self) { r, y0, y1, y2, y3 in
-            guard r < rows else { return }
-            let p = y + r * rowStride + ch
-            func store(_ c: Int, _ value: V) { if c < columns { UnsafeMutableRawPointer(p + c * channels).storeBytes(of: value, as: V.self) } }
-            store(0, y0); store(1, y1); store(2, y2); store(3, y3)
-        }
-    }
-    forEachChannelGroup(channels, { run(SIMD16<Float>.self, $0) }, { run(SIMD4<Float>.self, $0) })
+    kernels.winograd_output_tile(m, stride, Int32(channels), y, rowStride, Int32(rows), Int32(columns))
 }
 
 /// One tile's outputs max-pooled by its four 2x2 windows, all channels (multiples of 16): window
 /// (a, b) goes to y + a * rowStride + b * channels if a < pooledRows and b < pooledColumns, and
 /// takes the tile's valid outputs (`rows` x `columns` of the 4x4) in window order (row, then
-/// column), as max pooling compares them. The compare-and-blend is written for `SIMD16<Float>`
-/// concretely: inside a generic helper it stayed unspecialized and ran lane by lane.
+/// column), as max pooling compares them.
 @inline(__always)
 private func storePooledTile(_ m: UnsafeMutablePointer<Float>, stride: Int, _ channels: Int, _ y: UnsafeMutablePointer<Float>,
                              rowStride: Int, rows: Int, columns: Int, pooledRows: Int, pooledColumns: Int) {
-    typealias V = SIMD16<Float>
-    for ch in Swift.stride(from: 0, to: channels, by: 16) {
-        var top = (V(), V(), V(), V())
-        transformOutputTile(m, stride: stride, ch, as: V.self) { r, y0, y1, y2, y3 in
-            guard r % 2 == 1 else { top = (y0, y1, y2, y3); return }
-            let a = r / 2
-            guard a < pooledRows else { return }
-            let cells = (top.0, top.1, y0, y1, top.2, top.3, y2, y3)
-            for b in 0..<Swift.min(2, pooledColumns) {
-                let (c00, c01, c10, c11) = b == 0 ? (cells.0, cells.1, cells.2, cells.3) : (cells.4, cells.5, cells.6, cells.7)
-                let hasColumn = 2 * b + 1 < columns, hasRow = r < rows
-                var best = c00
-                if hasColumn { best.replace(with: c01, where: c01 .> best) }
-                if hasRow { best.replace(with: c10, where: c10 .> best) }
-                if hasRow && hasColumn { best.replace(with: c11, where: c11 .> best) }
-                UnsafeMutableRawPointer(y + a * rowStride + b * channels + ch).storeBytes(of: best, as: V.self)
-            }
-        }
-    }
+    kernels.winograd_pooled_tile(m, stride, Int32(channels), y, rowStride, Int32(rows), Int32(columns), Int32(pooledRows),
+                                 Int32(pooledColumns))
 }
 
 /// Ŷ = A dY A^T for one tile, all channels: dY's pixel (r, c) at dy + r * rowStride + c * channels,
@@ -302,21 +214,7 @@ private func storePooledTile(_ m: UnsafeMutablePointer<Float>, stride: Int, _ ch
 @inline(__always)
 private func transformOutputGradientTile(_ dy: UnsafePointer<Float>, rowStride: Int, _ channels: Int, _ out: UnsafeMutablePointer<Float>,
                                          stride: Int) {
-    @inline(__always)
-    func run<V: SIMD>(_: V.Type, _ ch: Int) where V.Scalar == Float {
-        func pixel(_ r: Int, _ c: Int) -> V { UnsafeRawPointer(dy + r * rowStride + c * channels + ch).loadUnaligned(as: V.self) }
-        func load(_ k: Int) -> V { UnsafeRawPointer(out + k * stride + ch).loadUnaligned(as: V.self) }
-        func store(_ k: Int, _ value: V) { UnsafeMutableRawPointer(out + k * stride + ch).storeBytes(of: value, as: V.self) }
-        for c in 0..<tileSize {
-            let t = outputGradientTransform(pixel(0, c), pixel(1, c), pixel(2, c), pixel(3, c))
-            store(c, t.0); store(6 + c, t.1); store(12 + c, t.2); store(18 + c, t.3); store(24 + c, t.4); store(30 + c, t.5)
-        }
-        for r in Swift.stride(from: 0, to: positions, by: tileSpan) {
-            let t = outputGradientTransform(load(r), load(r + 1), load(r + 2), load(r + 3))
-            store(r, t.0); store(r + 1, t.1); store(r + 2, t.2); store(r + 3, t.3); store(r + 4, t.4); store(r + 5, t.5)
-        }
-    }
-    forEachChannelGroup(channels, { run(SIMD16<Float>.self, $0) }, { run(SIMD4<Float>.self, $0) })
+    kernels.winograd_output_gradient_tile(dy, rowStride, Int32(channels), out, stride)
 }
 
 /// How the output's 4x4 tiles are cut into blocks of whole tile rows, counted over the batch

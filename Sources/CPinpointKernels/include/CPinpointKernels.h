@@ -1,0 +1,93 @@
+// Pinpoint's compute kernels, one build per instruction set in one binary, chosen at run time.
+//
+// Swift has no per-function target attribute and SwiftPM refuses the -target-cpu flag in a
+// package used as a dependency, so Swift code compiles for baseline x86-64 (SSE2, no FMA).
+// These kernels are C: kernel_bodies.h is compiled three times under
+// `#pragma clang attribute push(__attribute__((target(...))))` (kernels_avx512.c,
+// kernels_avx2.c, kernels_generic.c), and pp_kernels() returns the table of the best set the
+// CPU and the OS support, picked once. PINPOINT_CPU=generic|avx2|avx512 forces a set (tests run
+// each one the machine supports); asking for a set the CPU cannot run stops the process with a
+// message rather than dying later on an illegal instruction.
+#ifndef CPINPOINT_KERNELS_H
+#define CPINPOINT_KERNELS_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#pragma clang assume_nonnull begin
+
+typedef enum {
+    PP_KERNEL_SET_GENERIC = 0,  // baseline: SSE2 on x86-64, NEON on arm64; no FMA on x86
+    PP_KERNEL_SET_AVX2 = 1,     // AVX2 + FMA (Haswell, Zen 1 and later)
+    PP_KERNEL_SET_AVX512 = 2,   // AVX-512 F/CD/BW/DQ/VL + AVX2 + FMA (Skylake-SP, Zen 4 and later)
+} pp_kernel_set;
+
+/// One kernel set. Every entry is non-null; the same arguments give results equal to float
+/// rounding (AVX2 and AVX-512 fuse multiply-adds, so they agree with each other bit for bit;
+/// the generic set on x86 multiplies then adds).
+typedef struct {
+    pp_kernel_set set;
+    const char *name;  // "generic", "avx2", "avx512"
+
+    /// C[r, 0..<64] = (or += with accumulate) sum over d < depth of A[r, d] B[d, 0..<64] for
+    /// `rows` (1 to 4) rows; A[r, d] at a[r * row_step + d * depth_step], B's rows ldb apart.
+    void (*gemm_block_4x64)(const float *a, ptrdiff_t row_step, ptrdiff_t depth_step, int rows, const float *b,
+                            ptrdiff_t ldb, int depth, float *c, ptrdiff_t ldc, int accumulate);
+
+    /// One output row of a direct convolution: `kernel_rows` zero-padded input rows
+    /// `row_length` floats apart, each pixel's `span` inputs (kernel width x channels)
+    /// contiguous and `step` floats after the previous pixel's; HWIO kernel with `cout`
+    /// (a multiple of 16) output channels; `width` output pixels written to out.
+    void (*direct_conv_row)(const float *padded, ptrdiff_t row_length, int kernel_rows, int span, int step,
+                            const float *kernel, int cout, int width, float *out);
+
+    /// The direct convolution's kernel gradient for one kernel row whose taps are nine values
+    /// (3 wide x 3 channels): acc[t * cout + o] += sum over the row's `width` pixels of
+    /// x[p * step + t] dy[p * cout + o], for t < 9 and o < cout (a multiple of 16).
+    void (*direct_kernel_gradient_row9)(const float *x, int step, const float *dy, int cout, int width, float *acc);
+
+    /// Max pooling of one output row from `rows` input rows of `input_width` pixels held
+    /// contiguously (channels a multiple of 16): output pixel p takes the maximum over the rows
+    /// and the valid columns of [p * stride - pad_before, + window). A later cell replaces the
+    /// maximum only when greater, so the first maximum wins ties and NaN never replaces a value.
+    void (*max_pool_row)(const float *input, int rows, int input_width, int window, int stride, int pad_before,
+                         int width, int channels, float *out);
+
+    // Winograd F(4x4, 3x3) tiles (Sources/PinpointTensor/Winograd.swift): a tile's 36
+    // transformed positions are `stride` floats apart; pixel (r, c) of a tile in NHWC memory is
+    // at r * row_stride + c * channels. Channels are a multiple of 4 (of 16 for pooled tiles).
+
+    /// U = B^T d B of one 6x6 input tile.
+    void (*winograd_input_tile)(const float *d, ptrdiff_t row_stride, int channels, float *u, ptrdiff_t stride);
+    /// Y = A^T M A of one tile, its first `rows` x `columns` outputs stored to y (M is overwritten).
+    void (*winograd_output_tile)(float *m, ptrdiff_t stride, int channels, float *y, ptrdiff_t row_stride, int rows,
+                                 int columns);
+    /// Y = A^T M A of one tile, max-pooled by its 2x2 windows: window (a, b), for a < pooled_rows
+    /// and b < pooled_columns, goes to y + a * row_stride + b * channels and takes the valid
+    /// outputs (`rows` x `columns` of the 4x4) in window order, the first maximum winning.
+    void (*winograd_pooled_tile)(float *m, ptrdiff_t stride, int channels, float *y, ptrdiff_t row_stride, int rows,
+                                 int columns, int pooled_rows, int pooled_columns);
+    /// Ŷ = A dY A^T of one 4x4 tile of an output gradient.
+    void (*winograd_output_gradient_tile)(const float *dy, ptrdiff_t row_stride, int channels, float *out,
+                                          ptrdiff_t stride);
+} pp_kernel_table;
+
+/// The kernel table in use: chosen on the first call (thread-safe), then fixed for the process.
+const pp_kernel_table *pp_kernels(void);
+
+/// The table of one set, or NULL when this CPU (or this build's architecture) cannot run it.
+const pp_kernel_table *_Nullable pp_kernels_for(pp_kernel_set set);
+
+/// The best set this CPU and OS support, ignoring PINPOINT_CPU.
+pp_kernel_set pp_best_kernel_set(void);
+
+#pragma clang assume_nonnull end
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,228 @@
+// The kernels' bodies, compiled once per kernel set: the including file defines PP_SUFFIX (the
+// set's name, appended to every function) and PP_FUSED (1 where the set has FMA), and wraps
+// this file in `#pragma clang attribute push(__attribute__((target(...))), apply_to = function)`.
+//
+// Vectors are 16 floats whatever the set: one zmm register with AVX-512, two ymm with AVX2, four
+// xmm with SSE2. Register blocks are sized for the AVX-512 file's 32 registers; the narrower
+// sets spill a little and stay correct.
+#include <string.h>
+
+// Each product is rounded once (FMA) or twice (multiply, then add): never left to the
+// compiler, so every set gives the same results on every build.
+#pragma clang fp contract(off)
+
+#define PP_CAT2(a, b) a##_##b
+#define PP_CAT(a, b) PP_CAT2(a, b)
+#define PP_FN(name) PP_CAT(name, PP_SUFFIX)
+
+typedef float pp_v16 __attribute__((ext_vector_type(16)));
+
+// Macros rather than inline functions: a 16-float vector passed by value between functions
+// compiled for different sets would change the calling convention (clang's -Wpsabi).
+#define LOAD(p) ({ pp_v16 v_; memcpy(&v_, (p), sizeof v_); v_; })
+#define STORE(p, v) ({ pp_v16 s_ = (v); memcpy((p), &s_, sizeof s_); })
+#define SPLAT(x) ((pp_v16)(float)(x))
+// a * b + c
+#if PP_FUSED
+#define MADD(a, b, c) __builtin_elementwise_fma((a), (b), (c))
+#else
+#define MADD(a, b, c) ((a) * (b) + (c))
+#endif
+
+void PP_FN(pp_gemm_block_4x64)(const float *a, ptrdiff_t row_step, ptrdiff_t depth_step, int rows, const float *b,
+                               ptrdiff_t ldb, int depth, float *c, ptrdiff_t ldc, int accumulate) {
+    // Rows past `rows` read row 0 again and are not stored: one loop body for every count.
+    const float *p0 = a, *p1 = rows > 1 ? a + row_step : a, *p2 = rows > 2 ? a + 2 * row_step : a,
+                *p3 = rows > 3 ? a + 3 * row_step : a;
+    pp_v16 c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
+    pp_v16 c20 = 0, c21 = 0, c22 = 0, c23 = 0, c30 = 0, c31 = 0, c32 = 0, c33 = 0;
+    const float *bp = b;
+    for (int d = 0; d < depth; d++) {
+        pp_v16 b0 = LOAD(bp), b1 = LOAD(bp + 16), b2 = LOAD(bp + 32), b3 = LOAD(bp + 48);
+        pp_v16 x0 = SPLAT(*p0), x1 = SPLAT(*p1), x2 = SPLAT(*p2), x3 = SPLAT(*p3);
+        c00 = MADD(x0, b0, c00); c01 = MADD(x0, b1, c01); c02 = MADD(x0, b2, c02); c03 = MADD(x0, b3, c03);
+        c10 = MADD(x1, b0, c10); c11 = MADD(x1, b1, c11); c12 = MADD(x1, b2, c12); c13 = MADD(x1, b3, c13);
+        c20 = MADD(x2, b0, c20); c21 = MADD(x2, b1, c21); c22 = MADD(x2, b2, c22); c23 = MADD(x2, b3, c23);
+        c30 = MADD(x3, b0, c30); c31 = MADD(x3, b1, c31); c32 = MADD(x3, b2, c32); c33 = MADD(x3, b3, c33);
+        bp += ldb;
+        p0 += depth_step; p1 += depth_step; p2 += depth_step; p3 += depth_step;
+    }
+#define PUT(p, v) STORE((p), accumulate ? LOAD(p) + (v) : (v))
+    PUT(c, c00); PUT(c + 16, c01); PUT(c + 32, c02); PUT(c + 48, c03);
+    if (rows > 1) { float *r = c + ldc; PUT(r, c10); PUT(r + 16, c11); PUT(r + 32, c12); PUT(r + 48, c13); }
+    if (rows > 2) { float *r = c + 2 * ldc; PUT(r, c20); PUT(r + 16, c21); PUT(r + 32, c22); PUT(r + 48, c23); }
+    if (rows > 3) { float *r = c + 3 * ldc; PUT(r, c30); PUT(r + 16, c31); PUT(r + 32, c32); PUT(r + 48, c33); }
+#undef PUT
+}
+
+void PP_FN(pp_direct_conv_row)(const float *padded, ptrdiff_t row_length, int kernel_rows, int span, int step,
+                               const float *kernel, int cout, int width, float *out) {
+    for (int block = 0; block < cout;) {
+        int wide = cout - block >= 32;
+        for (int ow = 0; ow < width;) {
+            int pixels = width - ow < 4 ? width - ow : 4;
+            pp_v16 a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;
+            for (int r = 0; r < kernel_rows; r++) {
+                const float *x = padded + r * row_length + (ptrdiff_t)ow * step;
+                const float *k = kernel + (ptrdiff_t)r * span * cout + block;
+                if (pixels == 4 && wide) {
+                    for (int j = 0; j < span; j++) {
+                        pp_v16 w0 = LOAD(k + (ptrdiff_t)j * cout), w1 = LOAD(k + (ptrdiff_t)j * cout + 16);
+                        pp_v16 x0 = SPLAT(x[j]), x1 = SPLAT(x[step + j]), x2 = SPLAT(x[2 * step + j]),
+                               x3 = SPLAT(x[3 * step + j]);
+                        a0 = MADD(x0, w0, a0); b0 = MADD(x0, w1, b0);
+                        a1 = MADD(x1, w0, a1); b1 = MADD(x1, w1, b1);
+                        a2 = MADD(x2, w0, a2); b2 = MADD(x2, w1, b2);
+                        a3 = MADD(x3, w0, a3); b3 = MADD(x3, w1, b3);
+                    }
+                } else if (pixels == 4) {
+                    for (int j = 0; j < span; j++) {
+                        pp_v16 w0 = LOAD(k + (ptrdiff_t)j * cout);
+                        a0 = MADD(SPLAT(x[j]), w0, a0);
+                        a1 = MADD(SPLAT(x[step + j]), w0, a1);
+                        a2 = MADD(SPLAT(x[2 * step + j]), w0, a2);
+                        a3 = MADD(SPLAT(x[3 * step + j]), w0, a3);
+                    }
+                } else {
+                    // The row's last pixels, one at a time.
+                    for (int j = 0; j < span; j++) {
+                        pp_v16 w0 = LOAD(k + (ptrdiff_t)j * cout), w1 = wide ? LOAD(k + (ptrdiff_t)j * cout + 16) : 0;
+                        pp_v16 x0 = SPLAT(x[j]);
+                        a0 = MADD(x0, w0, a0); b0 = MADD(x0, w1, b0);
+                        if (pixels > 1) { pp_v16 x1 = SPLAT(x[step + j]); a1 = MADD(x1, w0, a1); b1 = MADD(x1, w1, b1); }
+                        if (pixels > 2) { pp_v16 x2 = SPLAT(x[2 * step + j]); a2 = MADD(x2, w0, a2); b2 = MADD(x2, w1, b2); }
+                    }
+                }
+            }
+            float *y = out + (ptrdiff_t)ow * cout + block;
+            STORE(y, a0);
+            if (wide) STORE(y + 16, b0);
+            if (pixels > 1) { STORE(y + cout, a1); if (wide) STORE(y + cout + 16, b1); }
+            if (pixels > 2) { STORE(y + 2 * cout, a2); if (wide) STORE(y + 2 * cout + 16, b2); }
+            if (pixels > 3) { STORE(y + 3 * cout, a3); if (wide) STORE(y + 3 * cout + 16, b3); }
+            ow += pixels;
+        }
+        block += wide ? 32 : 16;
+    }
+}
+
+void PP_FN(pp_direct_kernel_gradient_row9)(const float *x, int step, const float *dy, int cout, int width, float *acc) {
+    for (int block = 0; block < cout; block += 16) {
+        pp_v16 a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0, a8 = 0;
+        const float *xp = x, *dp = dy + block;
+        for (int p = 0; p < width; p++) {
+            pp_v16 d = LOAD(dp);
+            a0 = MADD(SPLAT(xp[0]), d, a0); a1 = MADD(SPLAT(xp[1]), d, a1); a2 = MADD(SPLAT(xp[2]), d, a2);
+            a3 = MADD(SPLAT(xp[3]), d, a3); a4 = MADD(SPLAT(xp[4]), d, a4); a5 = MADD(SPLAT(xp[5]), d, a5);
+            a6 = MADD(SPLAT(xp[6]), d, a6); a7 = MADD(SPLAT(xp[7]), d, a7); a8 = MADD(SPLAT(xp[8]), d, a8);
+            xp += step;
+            dp += cout;
+        }
+        float *t = acc + block;
+        STORE(t, LOAD(t) + a0); t += cout; STORE(t, LOAD(t) + a1); t += cout; STORE(t, LOAD(t) + a2); t += cout;
+        STORE(t, LOAD(t) + a3); t += cout; STORE(t, LOAD(t) + a4); t += cout; STORE(t, LOAD(t) + a5); t += cout;
+        STORE(t, LOAD(t) + a6); t += cout; STORE(t, LOAD(t) + a7); t += cout; STORE(t, LOAD(t) + a8);
+    }
+}
+
+void PP_FN(pp_max_pool_row)(const float *input, int rows, int input_width, int window, int stride, int pad_before,
+                            int width, int channels, float *out) {
+    for (int ow = 0; ow < width; ow++) {
+        int start = ow * stride - pad_before;
+        int lo = start > 0 ? start : 0, hi = start + window < input_width ? start + window : input_width;
+        for (int group = 0; group < channels; group += 16) {
+            pp_v16 m = LOAD(input + (ptrdiff_t)lo * channels + group);
+            for (int r = 0; r < rows; r++) {
+                for (int iw = lo; iw < hi; iw++) {
+                    pp_v16 v = LOAD(input + ((ptrdiff_t)r * input_width + iw) * channels + group);
+                    m = v > m ? v : m;
+                }
+            }
+            STORE(out + (ptrdiff_t)ow * channels + group, m);
+        }
+    }
+}
+
+typedef float pp_v4 __attribute__((ext_vector_type(4)));
+
+#define V pp_v16
+#define W 16
+#include "winograd_tiles.h"
+#undef V
+#undef W
+#define V pp_v4
+#define W 4
+#include "winograd_tiles.h"
+#undef V
+#undef W
+
+// Channels go in groups of 16, then of 4 (Winograd's layers have channels % 4 == 0).
+#define FOR_EACH_CHANNEL_GROUP(channels, wide, narrow) \
+    do {                                              \
+        int ch = 0;                                   \
+        for (; ch + 16 <= (channels); ch += 16) wide; \
+        for (; ch < (channels); ch += 4) narrow;      \
+    } while (0)
+
+void PP_FN(pp_winograd_input_tile)(const float *d, ptrdiff_t row_stride, int channels, float *u, ptrdiff_t stride) {
+    FOR_EACH_CHANNEL_GROUP(channels, PP_FN(input_tile_16)(d, row_stride, channels, u, stride, ch),
+                           PP_FN(input_tile_4)(d, row_stride, channels, u, stride, ch));
+}
+
+void PP_FN(pp_winograd_output_gradient_tile)(const float *dy, ptrdiff_t row_stride, int channels, float *out,
+                                             ptrdiff_t stride) {
+    FOR_EACH_CHANNEL_GROUP(channels, PP_FN(output_gradient_tile_16)(dy, row_stride, channels, out, stride, ch),
+                           PP_FN(output_gradient_tile_4)(dy, row_stride, channels, out, stride, ch));
+}
+
+#define STORE_ROWS(V, W)                                                                                      \
+    do {                                                                                                      \
+        V y_[4][4];                                                                                           \
+        PP_FN(output_tile_##W)(m, stride, ch, y_);                                                            \
+        for (int r = 0; r < rows; r++) {                                                                      \
+            for (int c = 0; c < columns; c++) memcpy(y + r * row_stride + (ptrdiff_t)c * channels + ch, &y_[r][c], sizeof(V)); \
+        }                                                                                                     \
+    } while (0)
+
+void PP_FN(pp_winograd_output_tile)(float *m, ptrdiff_t stride, int channels, float *y, ptrdiff_t row_stride, int rows,
+                                    int columns) {
+    FOR_EACH_CHANNEL_GROUP(channels, STORE_ROWS(pp_v16, 16), STORE_ROWS(pp_v4, 4));
+}
+#undef STORE_ROWS
+
+void PP_FN(pp_winograd_pooled_tile)(float *m, ptrdiff_t stride, int channels, float *y, ptrdiff_t row_stride, int rows,
+                                    int columns, int pooled_rows, int pooled_columns) {
+    for (int ch = 0; ch < channels; ch += 16) {
+        pp_v16 t[4][4];
+        PP_FN(output_tile_16)(m, stride, ch, t);
+        for (int a = 0; a < 2 && a < pooled_rows; a++) {
+            int has_row = 2 * a + 1 < rows;
+            for (int b = 0; b < 2 && b < pooled_columns; b++) {
+                int has_column = 2 * b + 1 < columns;
+                pp_v16 c00 = t[2 * a][2 * b], c01 = t[2 * a][2 * b + 1], c10 = t[2 * a + 1][2 * b], c11 = t[2 * a + 1][2 * b + 1];
+                pp_v16 best = c00;
+                if (has_column) best = c01 > best ? c01 : best;
+                if (has_row) best = c10 > best ? c10 : best;
+                if (has_row && has_column) best = c11 > best ? c11 : best;
+                STORE(y + a * row_stride + (ptrdiff_t)b * channels + ch, best);
+            }
+        }
+    }
+}
+#undef FOR_EACH_CHANNEL_GROUP
+
+void PP_FN(pp_fill_table)(pp_kernel_table *t) {
+    t->gemm_block_4x64 = PP_FN(pp_gemm_block_4x64);
+    t->direct_conv_row = PP_FN(pp_direct_conv_row);
+    t->direct_kernel_gradient_row9 = PP_FN(pp_direct_kernel_gradient_row9);
+    t->max_pool_row = PP_FN(pp_max_pool_row);
+    t->winograd_input_tile = PP_FN(pp_winograd_input_tile);
+    t->winograd_output_tile = PP_FN(pp_winograd_output_tile);
+    t->winograd_pooled_tile = PP_FN(pp_winograd_pooled_tile);
+    t->winograd_output_gradient_tile = PP_FN(pp_winograd_output_gradient_tile);
+}
+
+#undef LOAD
+#undef STORE
+#undef SPLAT
+#undef MADD
