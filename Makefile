@@ -10,10 +10,21 @@ demo: deps
 	$(SWIFT) build $(RELEASE) --product pinpoint
 	$(SWIFT) run $(RELEASE) --skip-build pinpoint demo
 
-# The downstream examples run first so the test runner's summary closes the output.
+# The suite runs once per kernel set this CPU supports (PINPOINT_CPU forces each narrower one),
+# then with the default choice; the downstream examples run first so that last run's summary
+# closes the output.
 test: deps
 	$(SWIFT) build --build-tests
 	cd Examples/Downstream && $(SWIFT) build && $(SWIFT) run --skip-build CustomLayer && $(SWIFT) run --skip-build Localize
+	@best=$$(.build/debug/pinpoint cpu --supported | awk '{print $$NF}'); \
+	for set in $$(.build/debug/pinpoint cpu --supported); do \
+		[ "$$set" = "$$best" ] && continue; \
+		echo "== the suite with PINPOINT_CPU=$$set"; \
+		PINPOINT_CPU=$$set $(SWIFT) test --skip-build --disable-swift-testing > .build/test-$$set.log 2>&1 \
+			|| { cat .build/test-$$set.log; exit 1; }; \
+		grep -E '^\s*Executed [0-9]+ tests' .build/test-$$set.log | tail -n 1; \
+	done
+	@echo "== the suite with the default kernel set ($$(.build/debug/pinpoint cpu --supported | awk '{print $$NF}'))"
 	$(SWIFT) test --skip-build --disable-swift-testing
 
 # Kernel throughput (GFLOP/s); see Docs/Performance.md. Pass ARGS="--json" for JSON lines.

@@ -66,7 +66,7 @@ let package = Package(
             path: "Benchmarks/PinpointBenchmarks"),
 
         .testTarget(
-            name: "PinpointTensorTests", dependencies: ["PinpointTensor"],
+            name: "PinpointTensorTests", dependencies: ["PinpointTensor", "CPinpointKernels"],
             resources: [.copy("Fixtures")]),
         .testTarget(
             name: "PinpointAutogradTests", dependencies: ["PinpointAutograd", "PinpointTensor"]),

@@ -1,0 +1,25 @@
+import ArgumentParser
+import Pinpoint
+
+struct CPU: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The kernel sets this CPU runs and the ones in use.",
+        discussion: """
+            Pinpoint's own kernels are built for several instruction sets (generic, avx2, avx512) in one binary and \
+            chosen at start-up from the CPU; PINPOINT_CPU forces a narrower set. OpenBLAS, which carries the other \
+            GEMMs, makes its own choice, which OPENBLAS_CORETYPE steers.
+            """)
+
+    @Flag(help: "Print only the supported kernel sets, narrowest first, one line (for scripts).") var supported = false
+
+    func run() {
+        let sets = KernelSet.supported.map(\.rawValue).joined(separator: " ")
+        if supported {
+            print(sets)
+            return
+        }
+        print("kernel sets this CPU runs: \(sets)")
+        print("in use: \(KernelSet.current)\(KernelSet.current == KernelSet.best ? "" : " (PINPOINT_CPU)")")
+        print("OpenBLAS kernels: \(BLAS.coreName)\(BLAS.coreSelection.map { " (\($0))" } ?? "")")
+    }
+}

@@ -1,0 +1,197 @@
+import CPinpointKernels
+@testable import PinpointTensor
+import XCTest
+
+/// Every kernel set this CPU runs, called directly through its table on the same inputs, against
+/// float64 loops (or exact scalar loops for max pooling): the op-level tests cover only the set
+/// in use, which `make test` varies with PINPOINT_CPU.
+final class KernelSetTests: XCTestCase {
+    private func forEachSupportedSet(_ body: (KernelSet, pp_kernel_table) throws -> Void) rethrows {
+        for set in KernelSet.supported { try body(set, pp_kernels_for(set.cValue)!.pointee) }
+    }
+
+    private func random(_ count: Int, _ rng: inout SeededGenerator) -> [Float] {
+        (0..<count).map { _ in Float.random(in: -1...1, using: &rng) }
+    }
+
+    func testTheSetInUseIsTheForcedOneOrTheBest() {
+        let supported = KernelSet.supported
+        XCTAssertEqual(supported.first, .generic)
+        XCTAssertEqual(supported.last, KernelSet.best)
+        XCTAssertEqual(supported, Array(KernelSet.allCases.prefix(supported.count)))
+        if let forced = ProcessInfo.processInfo.environment["PINPOINT_CPU"], !forced.isEmpty {
+            XCTAssertEqual(KernelSet.current.rawValue, forced)
+        } else {
+            XCTAssertEqual(KernelSet.current, KernelSet.best)
+        }
+    }
+
+    func testTheGEMMBlockMatchesFloat64() {
+        var rng = SeededGenerator(seed: 11)
+        let depth = 37, lda = 41, ldb = 70, ldc = 80
+        let a = random(4 * lda, &rng), b = random(depth * ldb, &rng), start = random(4 * ldc, &rng)
+        forEachSupportedSet { set, table in
+            for rows in 1...4 {
+                for accumulate in [false, true] {
+                    var c = start
+                    table.gemm_block_4x64(a, lda, 1, Int32(rows), b, ldb, Int32(depth), &c, ldc, accumulate ? 1 : 0)
+                    for r in 0..<4 {
+                        for j in 0..<ldc {
+                            let i = r * ldc + j
+                            guard r < rows, j < 64 else { XCTAssertEqual(c[i], start[i], "\(set): outside the block"); continue }
+                            var sum = accumulate ? Double(start[i]) : 0
+                            for d in 0..<depth { sum += Double(a[r * lda + d]) * Double(b[d * ldb + j]) }
+                            XCTAssertEqual(Double(c[i]), sum, accuracy: 1e-5 * Double(depth), "\(set) rows \(rows) (\(r), \(j))")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    func testTheDirectConvolutionRowAndItsKernelGradientMatchFloat64() {
+        var rng = SeededGenerator(seed: 12)
+        // A 3x3 window over 3 channels at stride 1: nine inputs per kernel row, seven pixels (a
+        // group of four, then three one by one), 48 channels (a 32-wide block, then 16).
+        let kernelRows = 3, span = 9, step = 3, width = 7, cout = 48
+        let rowLength = (width - 1) * step + span
+        let padded = random(kernelRows * rowLength, &rng), kernel = random(kernelRows * span * cout, &rng)
+        let dy = random(width * cout, &rng), start = random(9 * cout, &rng)
+        forEachSupportedSet { set, table in
+            var out = [Float](repeating: .nan, count: width * cout)
+            table.direct_conv_row(padded, rowLength, Int32(kernelRows), Int32(span), Int32(step), kernel, Int32(cout), Int32(width), &out)
+            for p in 0..<width {
+                for o in 0..<cout {
+                    var sum = 0.0
+                    for r in 0..<kernelRows {
+                        for j in 0..<span { sum += Double(padded[r * rowLength + p * step + j]) * Double(kernel[(r * span + j) * cout + o]) }
+                    }
+                    XCTAssertEqual(Double(out[p * cout + o]), sum, accuracy: 1e-5, "\(set) pixel \(p) channel \(o)")
+                }
+            }
+            var acc = start
+            table.direct_kernel_gradient_row9(padded, Int32(step), dy, Int32(cout), Int32(width), &acc)
+            for t in 0..<9 {
+                for o in 0..<cout {
+                    var sum = Double(start[t * cout + o])
+                    for p in 0..<width { sum += Double(padded[p * step + t]) * Double(dy[p * cout + o]) }
+                    XCTAssertEqual(Double(acc[t * cout + o]), sum, accuracy: 1e-5, "\(set) tap \(t) channel \(o)")
+                }
+            }
+        }
+    }
+
+    func testMaxPoolingKeepsTheFirstMaximumAndIgnoresNaN() {
+        var rng = SeededGenerator(seed: 13)
+        let rows = 2, inputWidth = 7, channels = 32
+        var input = random(rows * inputWidth * channels, &rng).map { ($0 * 4).rounded() }  // ties
+        input[5] = .nan
+        input[inputWidth * channels + 3 * channels + 7] = .nan
+        // Window 3, stride 2, one column of padding before: windows clipped at both edges.
+        let (window, stride, padBefore, width) = (3, 2, 1, 4)
+        forEachSupportedSet { set, table in
+            var out = [Float](repeating: 0, count: width * channels)
+            table.max_pool_row(input, Int32(rows), Int32(inputWidth), Int32(window), Int32(stride), Int32(padBefore), Int32(width),
+                               Int32(channels), &out)
+            for p in 0..<width {
+                let lo = max(0, p * stride - padBefore), hi = min(inputWidth, p * stride - padBefore + window)
+                for ch in 0..<channels {
+                    var best = input[lo * channels + ch]
+                    for r in 0..<rows { for c in lo..<hi { let v = input[(r * inputWidth + c) * channels + ch]; if v > best { best = v } } }
+                    let got = out[p * channels + ch]
+                    XCTAssertTrue(got == best || (got.isNaN && best.isNaN), "\(set) pixel \(p) channel \(ch): \(got), expected \(best)")
+                }
+            }
+        }
+    }
+
+    /// B^T, A^T (Winograd.swift's header) for F(4x4, 3x3).
+    private let bT: [[Double]] = [[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0],
+                                  [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]]
+    private let aT: [[Double]] = [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]]
+
+    /// L X R for small dense matrices.
+    private func product(_ l: [[Double]], _ x: [[Double]], _ r: [[Double]]) -> [[Double]] {
+        func mul(_ p: [[Double]], _ q: [[Double]]) -> [[Double]] {
+            p.map { row in (0..<q[0].count).map { j in zip(row, q).reduce(0) { $0 + $1.0 * $1.1[j] } } }
+        }
+        return mul(mul(l, x), r)
+    }
+    private func transposed(_ m: [[Double]]) -> [[Double]] { (0..<m[0].count).map { j in m.map { $0[j] } } }
+
+    func testTheWinogradTilesMatchTheirMatrices() {
+        var rng = SeededGenerator(seed: 14)
+        let channels = 20  // a 16-wide group, then a 4-wide one
+        let stride = 23    // positions apart, not a multiple of the channel count
+        let d = random(36 * channels, &rng), m = random(36 * stride, &rng), dy = random(16 * channels, &rng)
+        forEachSupportedSet { set, table in
+            var u = [Float](repeating: 0, count: 36 * stride)
+            table.winograd_input_tile(d, 6 * channels, Int32(channels), &u, stride)
+            var work = m, y = [Float](repeating: .nan, count: 16 * channels)
+            table.winograd_output_tile(&work, stride, Int32(channels), &y, 4 * channels, 3, 2)
+            var yhat = [Float](repeating: 0, count: 36 * stride)
+            table.winograd_output_gradient_tile(dy, 4 * channels, Int32(channels), &yhat, stride)
+            for ch in 0..<channels {
+                let tile = (0..<6).map { r in (0..<6).map { c in Double(d[(r * 6 + c) * channels + ch]) } }
+                let expectedU = product(bT, tile, transposed(bT))
+                let mTile = (0..<6).map { r in (0..<6).map { c in Double(m[(r * 6 + c) * stride + ch]) } }
+                let expectedY = product(aT, mTile, transposed(aT))
+                let dyTile = (0..<4).map { r in (0..<4).map { c in Double(dy[(r * 4 + c) * channels + ch]) } }
+                let expectedYhat = product(transposed(aT), dyTile, aT)
+                for r in 0..<6 {
+                    for c in 0..<6 {
+                        XCTAssertEqual(Double(u[(r * 6 + c) * stride + ch]), expectedU[r][c], accuracy: 1e-4, "\(set) U")
+                        XCTAssertEqual(Double(yhat[(r * 6 + c) * stride + ch]), expectedYhat[r][c], accuracy: 1e-4, "\(set) Ŷ")
+                    }
+                }
+                for r in 0..<4 {
+                    for c in 0..<4 {
+                        let got = y[(r * 4 + c) * channels + ch]
+                        if r < 3 && c < 2 {
+                            XCTAssertEqual(Double(got), expectedY[r][c], accuracy: 1e-4, "\(set) Y (\(r), \(c))")
+                        } else {
+                            XCTAssertTrue(got.isNaN, "\(set): output (\(r), \(c)) is outside the tile's valid part")
+                        }
+                    }
+                }
+            }
+            // Pooled: each 2x2 window of the tile's valid outputs, the maximum of the plain transform's values.
+            let pooledChannels = 16
+            var full = m, plain = [Float](repeating: 0, count: 16 * pooledChannels)
+            table.winograd_output_tile(&full, stride, Int32(pooledChannels), &plain, 4 * pooledChannels, 4, 4)
+            for (rows, columns) in [(4, 4), (3, 3), (4, 1)] {
+                var again = m, pooled = [Float](repeating: .nan, count: 4 * pooledChannels)
+                let (pooledRows, pooledColumns) = ((rows + 1) / 2, (columns + 1) / 2)
+                table.winograd_pooled_tile(&again, stride, Int32(pooledChannels), &pooled, 2 * pooledChannels, Int32(rows), Int32(columns),
+                                           Int32(pooledRows), Int32(pooledColumns))
+                for a in 0..<2 {
+                    for b in 0..<2 {
+                        for ch in 0..<pooledChannels {
+                            let got = pooled[(a * 2 + b) * pooledChannels + ch]
+                            guard a < pooledRows, b < pooledColumns else { XCTAssertTrue(got.isNaN); continue }
+                            var best = -Float.infinity
+                            for r in (2 * a)..<min(2 * a + 2, rows) {
+                                for c in (2 * b)..<min(2 * b + 2, columns) { best = max(best, plain[(r * 4 + c) * pooledChannels + ch]) }
+                            }
+                            XCTAssertEqual(got, best, "\(set) pooled window (\(a), \(b)) of a \(rows)x\(columns) tile")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// AVX2 and AVX-512 both fuse each multiply-add, in the same order: their results are identical.
+    func testTheFusedSetsAgreeBitForBit() throws {
+        let sets = KernelSet.supported.filter { $0 != .generic }
+        try XCTSkipIf(sets.count < 2, "this CPU runs fewer than two fused sets")
+        var rng = SeededGenerator(seed: 15)
+        let depth = 300, a = random(4 * depth, &rng), b = random(depth * 64, &rng)
+        let results = sets.map { set -> [Float] in
+            var c = [Float](repeating: 0, count: 4 * 64)
+            pp_kernels_for(set.cValue)!.pointee.gemm_block_4x64(a, depth, 1, 4, b, 64, Int32(depth), &c, 64, 0)
+            return c
+        }
+        XCTAssertEqual(results[0], results[1])
+    }
+}
