@@ -143,6 +143,59 @@ void PP_FN(pp_max_pool_row)(const float *input, int rows, int input_width, int w
     }
 }
 
+void PP_FN(pp_depthwise3x3_row)(const float *r0, ptrdiff_t row_stride, ptrdiff_t step, int channels, const float *taps,
+                                int kernel_rows, int count, float *out) {
+    const ptrdiff_t c = channels;
+    for (ptrdiff_t group = 0; group < c; group += 16) {
+        const float *x0 = r0 + group, *x1 = x0 + row_stride, *x2 = x1 + row_stride, *t = taps + group;
+        pp_v16 t0 = LOAD(t), t1 = LOAD(t + c), t2 = LOAD(t + 2 * c), t3 = LOAD(t + 3 * c), t4 = LOAD(t + 4 * c),
+               t5 = LOAD(t + 5 * c);
+        float *y = out + group;
+        if (kernel_rows == 3) {
+            pp_v16 t6 = LOAD(t + 6 * c), t7 = LOAD(t + 7 * c), t8 = LOAD(t + 8 * c);
+            for (int i = 0; i < count; i++, y += c) {
+                ptrdiff_t o = i * step;
+                // Tap by tap, in the per-pixel loop's order: the same sums, bit for bit.
+                pp_v16 acc = LOAD(x0 + o) * t0;
+                acc += LOAD(x0 + o + c) * t1; acc += LOAD(x0 + o + 2 * c) * t2;
+                acc += LOAD(x1 + o) * t3; acc += LOAD(x1 + o + c) * t4; acc += LOAD(x1 + o + 2 * c) * t5;
+                acc += LOAD(x2 + o) * t6; acc += LOAD(x2 + o + c) * t7; acc += LOAD(x2 + o + 2 * c) * t8;
+                STORE(y, acc);
+            }
+        } else {
+            for (int i = 0; i < count; i++, y += c) {
+                ptrdiff_t o = i * step;
+                pp_v16 acc = LOAD(x0 + o) * t0;
+                acc += LOAD(x0 + o + c) * t1; acc += LOAD(x0 + o + 2 * c) * t2;
+                acc += LOAD(x1 + o) * t3; acc += LOAD(x1 + o + c) * t4; acc += LOAD(x1 + o + 2 * c) * t5;
+                STORE(y, acc);
+            }
+        }
+    }
+}
+
+void PP_FN(pp_depthwise3x3_kernel_gradient_row)(const float *r0, ptrdiff_t row_stride, ptrdiff_t step, int channels,
+                                                const float *dy, int kernel_rows, int count, float *dk) {
+    const ptrdiff_t c = channels;
+    for (ptrdiff_t group = 0; group < c; group += 16) {
+        const float *x0 = r0 + group, *x1 = x0 + row_stride, *x2 = x1 + row_stride, *y = dy + group;
+        pp_v16 a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0, a8 = 0;
+        for (int i = 0; i < count; i++, y += c) {
+            ptrdiff_t o = i * step;
+            pp_v16 d = LOAD(y);
+            a0 += LOAD(x0 + o) * d; a1 += LOAD(x0 + o + c) * d; a2 += LOAD(x0 + o + 2 * c) * d;
+            a3 += LOAD(x1 + o) * d; a4 += LOAD(x1 + o + c) * d; a5 += LOAD(x1 + o + 2 * c) * d;
+            if (kernel_rows == 3) { a6 += LOAD(x2 + o) * d; a7 += LOAD(x2 + o + c) * d; a8 += LOAD(x2 + o + 2 * c) * d; }
+        }
+        float *t = dk + group;
+        STORE(t, LOAD(t) + a0); STORE(t + c, LOAD(t + c) + a1); STORE(t + 2 * c, LOAD(t + 2 * c) + a2);
+        STORE(t + 3 * c, LOAD(t + 3 * c) + a3); STORE(t + 4 * c, LOAD(t + 4 * c) + a4); STORE(t + 5 * c, LOAD(t + 5 * c) + a5);
+        if (kernel_rows == 3) {
+            STORE(t + 6 * c, LOAD(t + 6 * c) + a6); STORE(t + 7 * c, LOAD(t + 7 * c) + a7); STORE(t + 8 * c, LOAD(t + 8 * c) + a8);
+        }
+    }
+}
+
 typedef float pp_v4 __attribute__((ext_vector_type(4)));
 
 #define V pp_v16
@@ -216,6 +269,8 @@ void PP_FN(pp_fill_table)(pp_kernel_table *t) {
     t->direct_conv_row = PP_FN(pp_direct_conv_row);
     t->direct_kernel_gradient_row9 = PP_FN(pp_direct_kernel_gradient_row9);
     t->max_pool_row = PP_FN(pp_max_pool_row);
+    t->depthwise3x3_row = PP_FN(pp_depthwise3x3_row);
+    t->depthwise3x3_kernel_gradient_row = PP_FN(pp_depthwise3x3_kernel_gradient_row);
     t->winograd_input_tile = PP_FN(pp_winograd_input_tile);
     t->winograd_output_tile = PP_FN(pp_winograd_output_tile);
     t->winograd_pooled_tile = PP_FN(pp_winograd_pooled_tile);

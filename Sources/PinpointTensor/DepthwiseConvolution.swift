@@ -1,3 +1,5 @@
+import CPinpointKernels
+
 // NHWC depthwise 2-D convolution, as tf.nn.depthwise_conv2d: kernel [KH, KW, C, M] (M is the depth
 // multiplier), output channel c * M + m sees only input channel c. A direct kernel: each output
 // row accumulates kernel taps with the innermost loop over channels, contiguous in NHWC, so it
@@ -212,7 +214,6 @@ func depthwiseRow(_ image: UnsafePointer<Float>, _ taps: UnsafePointer<Float>, _
 @inline(__always)
 private func depthwiseRow3x3(_ image: UnsafePointer<Float>, _ taps: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, oh: Int,
                              _ g: WindowGeometry) -> Range<Int>? {
-    typealias V = SIMD16<Float>
     let h = g.height, w = g.width, c = g.channels
     let top = h.start(oh)
     let firstRow = Swift.max(0, -top), rowCount = Swift.min(3, h.input - top) - firstRow
@@ -221,35 +222,9 @@ private func depthwiseRow3x3(_ image: UnsafePointer<Float>, _ taps: UnsafePointe
     let first = (w.padBefore + w.stride - 1) / w.stride
     let end = Swift.max(first, Swift.min(w.output, w.input - 3 + w.padBefore >= 0 ? (w.input - 3 + w.padBefore) / w.stride + 1 : 0))
     let rowStride = w.input * c, step = w.stride * c
-    func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
-    for group in stride(from: 0, to: c, by: 16) {
-        let r0 = image + (top + firstRow) * rowStride + group + (first * w.stride - w.padBefore) * c
-        let r1 = r0 + rowStride, r2 = r1 + rowStride
-        let t = taps + firstRow * 3 * c + group
-        let (t0, t1, t2, t3, t4, t5) = (load(t), load(t + c), load(t + 2 * c), load(t + 3 * c), load(t + 4 * c), load(t + 5 * c))
-        var y = out + first * c + group
-        if rowCount == 3 {
-            let (t6, t7, t8) = (load(t + 6 * c), load(t + 7 * c), load(t + 8 * c))
-            for i in 0..<(end - first) {
-                let o = i * step
-                // Tap by tap, in the per-pixel loop's order: the same sums, bit for bit.
-                var acc = load(r0 + o) * t0
-                acc += load(r0 + o + c) * t1; acc += load(r0 + o + 2 * c) * t2
-                acc += load(r1 + o) * t3; acc += load(r1 + o + c) * t4; acc += load(r1 + o + 2 * c) * t5
-                acc += load(r2 + o) * t6; acc += load(r2 + o + c) * t7; acc += load(r2 + o + 2 * c) * t8
-                UnsafeMutableRawPointer(y).storeBytes(of: acc, as: V.self)
-                y += c
-            }
-        } else {
-            for i in 0..<(end - first) {
-                let o = i * step
-                var acc = load(r0 + o) * t0
-                acc += load(r0 + o + c) * t1; acc += load(r0 + o + 2 * c) * t2
-                acc += load(r1 + o) * t3; acc += load(r1 + o + c) * t4; acc += load(r1 + o + 2 * c) * t5
-                UnsafeMutableRawPointer(y).storeBytes(of: acc, as: V.self)
-                y += c
-            }
-        }
+    if end > first {
+        kernels.depthwise3x3_row(image + (top + firstRow) * rowStride + (first * w.stride - w.padBefore) * c, rowStride, step, Int32(c),
+                                 taps + firstRow * 3 * c, Int32(rowCount), Int32(end - first), out + first * c)
     }
     return first..<end
 }
@@ -314,32 +289,9 @@ private func depthwiseKernelGradientRow(_ image: UnsafePointer<Float>, _ dyRow: 
     func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
     func add(_ p: UnsafeMutablePointer<Float>, _ v: V) { UnsafeMutableRawPointer(p).storeBytes(of: load(p) + v, as: V.self) }
     if end > first {
-        for group in stride(from: 0, to: c, by: 16) {
-            let r0 = image + (top + firstRow) * rowStride + group + (first * w.stride - w.padBefore) * c
-            let r1 = r0 + rowStride, r2 = r1 + rowStride
-            var (a0, a1, a2, a3, a4, a5, a6, a7, a8) = (V(), V(), V(), V(), V(), V(), V(), V(), V())
-            var y = dyRow + first * c + group
-            if rowCount == 3 {
-                for i in 0..<(end - first) {
-                    let o = i * step, d = load(y)
-                    a0 += load(r0 + o) * d; a1 += load(r0 + o + c) * d; a2 += load(r0 + o + 2 * c) * d
-                    a3 += load(r1 + o) * d; a4 += load(r1 + o + c) * d; a5 += load(r1 + o + 2 * c) * d
-                    a6 += load(r2 + o) * d; a7 += load(r2 + o + c) * d; a8 += load(r2 + o + 2 * c) * d
-                    y += c
-                }
-            } else {
-                for i in 0..<(end - first) {
-                    let o = i * step, d = load(y)
-                    a0 += load(r0 + o) * d; a1 += load(r0 + o + c) * d; a2 += load(r0 + o + 2 * c) * d
-                    a3 += load(r1 + o) * d; a4 += load(r1 + o + c) * d; a5 += load(r1 + o + 2 * c) * d
-                    y += c
-                }
-            }
-            let t = dk + firstRow * 3 * c + group
-            add(t, a0); add(t + c, a1); add(t + 2 * c, a2)
-            add(t + 3 * c, a3); add(t + 4 * c, a4); add(t + 5 * c, a5)
-            if rowCount == 3 { add(t + 6 * c, a6); add(t + 7 * c, a7); add(t + 8 * c, a8) }
-        }
+        kernels.depthwise3x3_kernel_gradient_row(image + (top + firstRow) * rowStride + (first * w.stride - w.padBefore) * c, rowStride,
+                                                 step, Int32(c), dyRow + first * c, Int32(rowCount), Int32(end - first),
+                                                 dk + firstRow * 3 * c)
     }
     // Edge columns (and rows with fewer than two kernel rows inside): tap by tap.
     for ow in 0..<w.output where ow < first || ow >= end {

@@ -56,6 +56,19 @@ typedef struct {
     void (*max_pool_row)(const float *input, int rows, int input_width, int window, int stride, int pad_before,
                          int width, int channels, float *out);
 
+    // Depthwise 3x3 convolution, multiplier 1, channels a multiple of 16, for the pixels of an
+    // output row whose window lies inside the image: r0 is the first valid input row under the
+    // first such pixel, the next rows `row_stride` floats on, the next pixel `step` floats on;
+    // `kernel_rows` (2 or 3) of the taps' rows are inside the image.
+
+    /// out[i * channels + ch] = the window's sum of x * tap, tap by tap (each product rounded,
+    /// then added), for `count` pixels; taps [kernel_rows, 3, channels].
+    void (*depthwise3x3_row)(const float *r0, ptrdiff_t row_stride, ptrdiff_t step, int channels, const float *taps,
+                             int kernel_rows, int count, float *out);
+    /// dk[(kh * 3 + kw) * channels + ch] += the sum over the `count` pixels of x * dy.
+    void (*depthwise3x3_kernel_gradient_row)(const float *r0, ptrdiff_t row_stride, ptrdiff_t step, int channels,
+                                             const float *dy, int kernel_rows, int count, float *dk);
+
     // Winograd F(4x4, 3x3) tiles (Sources/PinpointTensor/Winograd.swift): a tile's 36
     // transformed positions are `stride` floats apart; pixel (r, c) of a tile in NHWC memory is
     // at r * row_stride + c * channels. Channels are a multiple of 4 (of 16 for pooled tiles).
