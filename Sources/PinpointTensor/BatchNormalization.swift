@@ -1,3 +1,5 @@
+import CPinpointKernels
+
 // Batch normalization over every axis but the last (NHWC channels), as three fused passes:
 // the batch moments (one read, Double sums), the normalization (one read, one write), and the
 // gradient (two reads: the per-channel sums, then the input gradient). Composed from generic
@@ -28,8 +30,9 @@ public func batchMoments(_ x: Tensor) -> (mean: Tensor, variance: Tensor) {
     let src = input.basePointer
     withExtendedLifetime(input) {
         forEachWorker(limit: workers) { worker, total in
-            accumulateShiftedMoments(src, rows: (rows * worker / total)..<(rows * (worker + 1) / total), channels: channels,
-                                     sum: sums + 2 * worker * channels, squares: sums + (2 * worker + 1) * channels)
+            // Row after row (memory order), into per-worker sums that stay in L1.
+            kernels.batch_norm_moments(src, rows * worker / total, rows * (worker + 1) / total, Int32(channels),
+                                       sums + 2 * worker * channels, sums + (2 * worker + 1) * channels)
         }
     }
     var mean = [Float](repeating: 0, count: channels), variance = mean
@@ -47,39 +50,6 @@ public func batchMoments(_ x: Tensor) -> (mean: Tensor, variance: Tensor) {
         }
     }
     return (Tensor(shape: [channels], scalars: mean), Tensor(shape: [channels], scalars: variance))
-}
-
-/// Adds, for each channel c, the sum of d and of d * d over `rows`, d = x[r, c] - x[0, c], in
-/// Double. Row after row (memory order), eight channels at a time, into an interleaved
-/// accumulator (8 sums, 8 squares, next 8 sums, ...) that stays in L1; it runs at memory speed,
-/// where the per-element loop on two Double arrays could not be vectorized (they might alias)
-/// and ran at a third of it.
-private func accumulateShiftedMoments(_ src: UnsafePointer<Float>, rows: Range<Int>, channels: Int,
-                                      sum: UnsafeMutablePointer<Double>, squares: UnsafeMutablePointer<Double>) {
-    typealias V = SIMD8<Double>
-    let vectorChannels = channels - channels % 8
-    let interleaved = UnsafeMutableRawPointer.allocate(byteCount: 2 * vectorChannels * 8 + 64, alignment: 64)
-    defer { interleaved.deallocate() }
-    interleaved.initializeMemory(as: Double.self, repeating: 0, count: 2 * vectorChannels)
-    for r in rows {
-        let row = UnsafeRawPointer(src + r * channels)
-        for c in stride(from: 0, to: vectorChannels, by: 8) {
-            let d = V(row.loadUnaligned(fromByteOffset: 4 * c, as: SIMD8<Float>.self))
-                - V(UnsafeRawPointer(src).loadUnaligned(fromByteOffset: 4 * c, as: SIMD8<Float>.self))
-            let acc = interleaved + 16 * c
-            acc.storeBytes(of: acc.load(as: V.self) + d, as: V.self)
-            acc.storeBytes(of: acc.load(fromByteOffset: 64, as: V.self) + d * d, toByteOffset: 64, as: V.self)
-        }
-        for c in vectorChannels..<channels {
-            let d = Double(src[r * channels + c]) - Double(src[c])
-            sum[c] += d
-            squares[c] += d * d
-        }
-    }
-    for c in 0..<vectorChannels {
-        sum[c] += interleaved.load(fromByteOffset: 16 * (c - c % 8) + 8 * (c % 8), as: Double.self)
-        squares[c] += interleaved.load(fromByteOffset: 16 * (c - c % 8) + 64 + 8 * (c % 8), as: Double.self)
-    }
 }
 
 /// Per-channel (x - mean) * gamma / sqrt(variance + epsilon) + beta, in one threaded pass:
@@ -102,11 +72,16 @@ public func batchNormalize(_ x: Tensor, mean: Tensor, variance: Tensor, gamma: T
         Tensor(shape: x.shape) { out, _ in
             let src = input.basePointer, sp = scale.basePointer, mp = m.basePointer, bp = b.basePointer
             parallelChunks(rows, costPerItem: channels) { range in
+                if let fused = activation.kernelActivation {
+                    kernels.batch_norm_rows(src + range.lowerBound * channels, range.count, Int32(channels), mp, sp, bp, fused,
+                                            out + range.lowerBound * channels)
+                    return
+                }
                 for r in range {
                     let row = src + r * channels, o = out + r * channels
                     for c in 0..<channels { o[c] = (row[c] - mp[c]) * sp[c] + bp[c] }
                     // Row by row, while the row is in L1 (a chunk is half the tensor).
-                    if activation != .linear { applyBiasActivation(o, rows: 1, columns: channels, bias: nil, activation: activation) }
+                    applyBiasActivation(o, rows: 1, columns: channels, bias: nil, activation: activation)
                 }
             }
         }
@@ -150,6 +125,11 @@ public func batchNormalizationBackward(_ outputGradient: Tensor, input x: Tensor
             // Float sums over blocks of 8 rows (vectorized), added into Double.
             let block = UnsafeMutablePointer<Float>.allocate(capacity: 2 * channels)
             defer { block.deallocate() }
+            if let fused = A.kernelActivation {
+                kernels.batch_norm_gradient_sums(xp, gp, rows * worker / total, rows * (worker + 1) / total, Int32(channels), mp, sp, bp0,
+                                                 fused, block, sumDy, sumDyX)
+                return
+            }
             let blockDy = block, blockDyX = block + channels
             var r = rows * worker / total
             let end = rows * (worker + 1) / total
@@ -208,6 +188,12 @@ public func batchNormalizationBackward(_ outputGradient: Tensor, input x: Tensor
             return Tensor(shape: x.shape) { out, _ in
                 func secondPass<A: ActivationDerivative>(_: A.Type) {
                     parallelChunks(rows, costPerItem: channels) { range in
+                        if let fused = A.kernelActivation {
+                            let first = range.lowerBound * channels
+                            kernels.batch_norm_input_gradient(xp + first, gp + first, range.count, Int32(channels), mp, sp, bp0, fused,
+                                                              ap, bp, kp, out + first)
+                            return
+                        }
                         for r in range {
                             let row = xp + r * channels, o = out + r * channels, g = gp + r * channels
                             for c in 0..<channels {
@@ -234,23 +220,41 @@ public func batchNormalizationBackward(_ outputGradient: Tensor, input x: Tensor
 /// selects compare values already loaded (see `activationGradient`).
 protocol ActivationDerivative {
     static func gradient(_ g: Float, preactivation z: Float) -> Float
+    /// The kernel sets' version of this activation, where they have one.
+    static var kernelActivation: pp_activation? { get }
 }
 
 private enum LinearDerivative: ActivationDerivative {
     @inline(__always) static func gradient(_ g: Float, preactivation z: Float) -> Float { g }
+    static var kernelActivation: pp_activation? { PP_ACTIVATION_LINEAR }
 }
 
 private enum ReLUDerivative: ActivationDerivative {
     @inline(__always) static func gradient(_ g: Float, preactivation z: Float) -> Float { z > 0 ? g : 0 }
+    static var kernelActivation: pp_activation? { PP_ACTIVATION_RELU }
 }
 
 private enum ReLU6Derivative: ActivationDerivative {
     @inline(__always) static func gradient(_ g: Float, preactivation z: Float) -> Float { z > 0 && z < 6 ? g : 0 }
+    static var kernelActivation: pp_activation? { PP_ACTIVATION_RELU6 }
 }
 
 private enum SigmoidDerivative: ActivationDerivative {
+    static var kernelActivation: pp_activation? { nil }
     @inline(__always) static func gradient(_ g: Float, preactivation z: Float) -> Float {
         let y = stableSigmoid(z)
         return g * y * (1 - y)
+    }
+}
+
+extension FusedActivation {
+    /// The kernel sets' version of this activation; nil for sigmoid, which stays in Swift.
+    var kernelActivation: pp_activation? {
+        switch self {
+        case .linear: PP_ACTIVATION_LINEAR
+        case .relu: PP_ACTIVATION_RELU
+        case .relu6: PP_ACTIVATION_RELU6
+        case .sigmoid: nil
+        }
     }
 }

@@ -25,6 +25,13 @@ typedef enum {
     PP_KERNEL_SET_AVX512 = 2,   // AVX-512 F/CD/BW/DQ/VL + AVX2 + FMA (Skylake-SP, Zen 4 and later)
 } pp_kernel_set;
 
+/// The activations the batch-normalization kernels fuse (sigmoid stays in Swift).
+typedef enum {
+    PP_ACTIVATION_LINEAR = 0,
+    PP_ACTIVATION_RELU = 1,
+    PP_ACTIVATION_RELU6 = 2,
+} pp_activation;
+
 /// One kernel set. Every entry is non-null; the same arguments give results equal to float
 /// rounding (AVX2 and AVX-512 fuse multiply-adds, so they agree with each other bit for bit;
 /// the generic set on x86 multiplies then adds).
@@ -68,6 +75,25 @@ typedef struct {
     /// dk[(kh * 3 + kw) * channels + ch] += the sum over the `count` pixels of x * dy.
     void (*depthwise3x3_kernel_gradient_row)(const float *r0, ptrdiff_t row_stride, ptrdiff_t step, int channels,
                                              const float *dy, int kernel_rows, int count, float *dk);
+
+    // Batch normalization over rows of `channels` values (Sources/PinpointTensor/BatchNormalization.swift).
+
+    /// sum[c] += d and squares[c] += d * d, d = x[r, c] - x[0, c] in double, for rows [row_begin, row_end).
+    void (*batch_norm_moments)(const float *src, ptrdiff_t row_begin, ptrdiff_t row_end, int channels, double *sum,
+                               double *squares);
+    /// out = activation((x - mean) * scale + beta), each operation rounded as written.
+    void (*batch_norm_rows)(const float *src, ptrdiff_t rows, int channels, const float *mean, const float *scale,
+                            const float *beta, pp_activation activation, float *out);
+    /// With d = dy through the activation at z = (x - mean) * scale + shift: sum_dy[c] += sum of d
+    /// and sum_dyx[c] += sum of d (x - mean), in float over blocks of 8 rows added into double;
+    /// `block` is scratch for 2 x channels floats.
+    void (*batch_norm_gradient_sums)(const float *x, const float *dy, ptrdiff_t row_begin, ptrdiff_t row_end, int channels,
+                                     const float *mean, const float *scale, const float *shift, pp_activation activation,
+                                     float *block, double *sum_dy, double *sum_dyx);
+    /// out = a (d - b - (x - mean) k), d as above, per channel coefficients a, b, k.
+    void (*batch_norm_input_gradient)(const float *x, const float *dy, ptrdiff_t rows, int channels, const float *mean,
+                                      const float *scale, const float *shift, pp_activation activation, const float *a,
+                                      const float *b, const float *k, float *out);
 
     // Winograd F(4x4, 3x3) tiles (Sources/PinpointTensor/Winograd.swift): a tile's 36
     // transformed positions are `stride` floats apart; pixel (r, c) of a tile in NHWC memory is
