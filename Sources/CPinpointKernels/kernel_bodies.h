@@ -237,6 +237,23 @@ void PP_FN(pp_batch_norm_moments)(const float *restrict src, ptrdiff_t row_begin
         _Pragma("clang loop vectorize(enable)") body(); break; } \
     }
 
+void PP_FN(pp_bias_activation_rows)(float *restrict p, ptrdiff_t rows, int columns, const float *restrict bias,
+                                    pp_activation activation) {
+    for (ptrdiff_t r = 0; r < rows; r++) {
+        float *row = p + r * columns;
+        if (bias) {
+#define BIASED(...) for (int c = 0; c < columns; c++) { float v = row[c] + bias[c]; row[c] = __VA_ARGS__(v); }
+            FOR_EACH_ACTIVATION(activation, BIASED)
+#undef BIASED
+        } else {
+            if (activation == PP_ACTIVATION_LINEAR) return;
+#define UNBIASED(...) for (int c = 0; c < columns; c++) { float v = row[c]; row[c] = __VA_ARGS__(v); }
+            FOR_EACH_ACTIVATION(activation, UNBIASED)
+#undef UNBIASED
+        }
+    }
+}
+
 void PP_FN(pp_batch_norm_rows)(const float *restrict src, ptrdiff_t rows, int channels, const float *restrict mean,
                                const float *restrict scale, const float *restrict beta, pp_activation activation,
                                float *restrict out) {
@@ -387,6 +404,7 @@ void PP_FN(pp_fill_table)(pp_kernel_table *t) {
     t->max_pool_row = PP_FN(pp_max_pool_row);
     t->depthwise3x3_row = PP_FN(pp_depthwise3x3_row);
     t->depthwise3x3_kernel_gradient_row = PP_FN(pp_depthwise3x3_kernel_gradient_row);
+    t->bias_activation_rows = PP_FN(pp_bias_activation_rows);
     t->batch_norm_moments = PP_FN(pp_batch_norm_moments);
     t->batch_norm_rows = PP_FN(pp_batch_norm_rows);
     t->batch_norm_gradient_sums = PP_FN(pp_batch_norm_gradient_sums);

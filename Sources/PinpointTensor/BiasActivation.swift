@@ -1,3 +1,4 @@
+import CPinpointKernels
 import Foundation
 
 // A bias add and an activation fused into the pass that produced the values (a convolution's
@@ -15,22 +16,17 @@ public enum FusedActivation: String, Sendable {
 @inline(__always)
 func applyBiasActivation(_ p: UnsafeMutablePointer<Float>, rows: Int, columns: Int, bias: UnsafePointer<Float>?,
                          activation: FusedActivation) {
+    if let fused = activation.kernelActivation {
+        kernels.bias_activation_rows(p, rows, Int32(columns), bias, fused)
+        return
+    }
+    // Sigmoid (the localizer's box head: a few values per image) stays here.
     for r in 0..<rows {
         let row = p + r * columns
         if let bias {
-            switch activation {
-            case .linear: for c in 0..<columns { row[c] += bias[c] }
-            case .relu: for c in 0..<columns { row[c] = Swift.max(row[c] + bias[c], 0) }
-            case .relu6: for c in 0..<columns { row[c] = Swift.min(Swift.max(row[c] + bias[c], 0), 6) }
-            case .sigmoid: for c in 0..<columns { row[c] = stableSigmoid(row[c] + bias[c]) }
-            }
+            for c in 0..<columns { row[c] = stableSigmoid(row[c] + bias[c]) }
         } else {
-            switch activation {
-            case .linear: break
-            case .relu: for c in 0..<columns { row[c] = Swift.max(row[c], 0) }
-            case .relu6: for c in 0..<columns { row[c] = Swift.min(Swift.max(row[c], 0), 6) }
-            case .sigmoid: for c in 0..<columns { row[c] = stableSigmoid(row[c]) }
-            }
+            for c in 0..<columns { row[c] = stableSigmoid(row[c]) }
         }
     }
 }

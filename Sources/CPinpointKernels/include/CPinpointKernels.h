@@ -76,6 +76,11 @@ typedef struct {
     void (*depthwise3x3_kernel_gradient_row)(const float *r0, ptrdiff_t row_stride, ptrdiff_t step, int channels,
                                              const float *dy, int kernel_rows, int count, float *dk);
 
+    /// p = activation(p + bias) in place for `rows` rows of `columns` values; bias (columns
+    /// values) may be NULL. Each operation is rounded as written, max and min as Swift's
+    /// (NaN passes through ReLU).
+    void (*bias_activation_rows)(float *p, ptrdiff_t rows, int columns, const float *_Nullable bias, pp_activation activation);
+
     // Batch normalization over rows of `channels` values (Sources/PinpointTensor/BatchNormalization.swift).
 
     /// sum[c] += d and squares[c] += d * d, d = x[r, c] - x[0, c] in double, for rows [row_begin, row_end).
