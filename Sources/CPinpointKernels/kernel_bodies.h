@@ -397,7 +397,29 @@ void PP_FN(pp_winograd_pooled_tile)(float *m, ptrdiff_t stride, int channels, fl
 }
 #undef FOR_EACH_CHANNEL_GROUP
 
+float PP_FN(pp_peak_multiply_adds)(long iterations) {
+    // Independent chains enough to cover the FMA latency on every port: 12 vectors with
+    // AVX-512's 32 registers, 6 (12 ymm) with AVX2's 16.
+#if PP_REGISTERS >= 32
+#define CHAINS 12
+#else
+#define CHAINS 6
+#endif
+    pp_v16 acc[CHAINS];
+    for (int i = 0; i < CHAINS; i++) acc[i] = (pp_v16)(float)i;
+    pp_v16 m = (pp_v16)0.999999f, a = (pp_v16)1e-7f;
+    for (long n = 0; n < iterations; n++) {
+        _Pragma("clang loop unroll(full)") for (int i = 0; i < CHAINS; i++) acc[i] = MADD(acc[i], m, a);
+    }
+    float sum = 0;
+    for (int i = 0; i < CHAINS; i++) for (int j = 0; j < 16; j++) sum += acc[i][j];
+    return sum;
+#undef CHAINS
+}
+
 void PP_FN(pp_fill_table)(pp_kernel_table *t) {
+    t->peak_multiply_adds = PP_FN(pp_peak_multiply_adds);
+    t->peak_chains = PP_REGISTERS >= 32 ? 12 : 6;
     t->gemm_block_4x64 = PP_FN(pp_gemm_block_4x64);
     t->direct_conv_row = PP_FN(pp_direct_conv_row);
     t->direct_kernel_gradient_row9 = PP_FN(pp_direct_kernel_gradient_row9);

@@ -3,6 +3,7 @@
 #include "kernel_sets.h"
 
 #if defined(__x86_64__)
+#define PP_REGISTERS 16
 #define PP_SUFFIX avx2
 #define PP_FUSED 1
 #pragma clang attribute push(__attribute__((target("avx2,fma,bmi2"))), apply_to = function)

@@ -3,6 +3,7 @@
 #include "kernel_sets.h"
 
 #if defined(__x86_64__)
+#define PP_REGISTERS 32
 #define PP_SUFFIX avx512
 #define PP_FUSED 1
 #pragma clang attribute push(__attribute__((target("avx512f,avx512cd,avx512bw,avx512dq,avx512vl,avx2,fma,bmi2"))), \

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Pinpoint
 
 struct CPU: ParsableCommand {
@@ -11,6 +12,7 @@ struct CPU: ParsableCommand {
             """)
 
     @Flag(help: "Print only the supported kernel sets, narrowest first, one line (for scripts).") var supported = false
+    @Flag(help: "Also measure the FP32 multiply-add peak (GFLOP/s) with the set in use on PINPOINT_THREADS threads.") var peak = false
 
     func run() {
         let sets = KernelSet.supported.map(\.rawValue).joined(separator: " ")
@@ -21,5 +23,9 @@ struct CPU: ParsableCommand {
         print("kernel sets this CPU runs: \(sets)")
         print("in use: \(KernelSet.current)\(KernelSet.current == KernelSet.best ? "" : " (PINPOINT_CPU)")")
         print("OpenBLAS kernels: \(BLAS.coreName)\(BLAS.coreSelection.map { " (\($0))" } ?? "")")
+        if peak {
+            print(String(format: "FP32 peak: %.1f GFLOP/s (%d threads, %@ multiply-adds)", KernelSet.measurePeakGigaflops(),
+                         Parallelism.threadCount, KernelSet.current.rawValue))
+        }
     }
 }

@@ -39,6 +39,12 @@ typedef struct {
     pp_kernel_set set;
     const char *name;  // "generic", "avx2", "avx512"
 
+    /// The machine's multiply-add peak, for benchmarks: `iterations` rounds of `peak_chains`
+    /// independent 16-lane multiply-adds in registers (16 x peak_chains x iterations in all);
+    /// returns their sum so that none is optimized away.
+    float (*peak_multiply_adds)(long iterations);
+    int peak_chains;
+
     /// C[r, 0..<64] = (or += with accumulate) sum over d < depth of A[r, d] B[d, 0..<64] for
     /// `rows` (1 to 4) rows; A[r, d] at a[r * row_step + d * depth_step], B's rows ldb apart.
     void (*gemm_block_4x64)(const float *a, ptrdiff_t row_step, ptrdiff_t depth_step, int rows, const float *b,
