@@ -9,5 +9,6 @@ let package = Package(
     targets: [
         .executableTarget(name: "CustomLayer", dependencies: [.product(name: "Pinpoint", package: "Pinpoint")]),
         .executableTarget(name: "Localize", dependencies: [.product(name: "Pinpoint", package: "Pinpoint")]),
+        .executableTarget(name: "Throughput", dependencies: [.product(name: "Pinpoint", package: "Pinpoint")]),
     ]
 )
