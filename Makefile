@@ -1,8 +1,9 @@
 # Pinpoint's entry points. `make demo` runs the main job, `make test` the whole suite; both first
 # install the system libraries they need (see Scripts/install-dependencies.sh).
 SWIFT ?= swift
-# Release builds let the compiler use this machine's vector units (Scripts/swift-cpu-flags.sh).
-RELEASE := -c release $(shell sh Scripts/swift-cpu-flags.sh)
+# A plain release build, as a package that depends on Pinpoint gets it: the kernels choose this
+# CPU's instruction set at run time (Docs/Architecture.md), so no -target-cpu flag is needed.
+RELEASE := -c release
 
 .PHONY: demo test bench deps build clean
 
