@@ -32,6 +32,19 @@ CASES = [  # (label, model, mode, image size)
 VARIANTS = {"train": ("tob", "fn"), "infer": ("pob", "fn")}
 
 
+def time_steps(run, steps):
+    """Images/s of `run` (one batch) over `steps` timed calls after WARMUP untimed ones, and this process's peak RSS."""
+    for _ in range(WARMUP):
+        run()
+    rates = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        run()
+        rates.append(BATCH / (time.perf_counter() - start))
+    return dict(images_per_second=statistics.median(rates), min=min(rates), max=max(rates),
+                peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
 def tensorflow_case(model_name, mode, img, variant, steps):
     """One TensorFlow measurement in this process: the models and losses of Pinpoint's bench."""
     import numpy as np
@@ -86,15 +99,7 @@ def tensorflow_case(model_name, mode, img, variant, steps):
     else:
         call = tf.function(lambda images: model(images, training=False))
         run = lambda: call(xt).numpy()
-    for _ in range(WARMUP):
-        run()
-    rates = []
-    for _ in range(steps):
-        start = time.perf_counter()
-        run()
-        rates.append(BATCH / (time.perf_counter() - start))
-    return dict(images_per_second=statistics.median(rates), min=min(rates), max=max(rates),
-                peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, tensorflow=tf.__version__)
+    return dict(time_steps(run, steps), tensorflow=tf.__version__)
 
 
 def torch_case(model_name, mode, img, layout, steps):
@@ -171,15 +176,7 @@ def torch_case(model_name, mode, img, layout, steps):
             model(x)
     model.train(mode == "train")
     run = train if mode == "train" else infer
-    for _ in range(WARMUP):
-        run()
-    rates = []
-    for _ in range(steps):
-        start = time.perf_counter()
-        run()
-        rates.append(BATCH / (time.perf_counter() - start))
-    return dict(images_per_second=statistics.median(rates), min=min(rates), max=max(rates),
-                peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, torch=torch.__version__)
+    return dict(time_steps(run, steps), torch=torch.__version__)
 
 
 def run_torch(model, mode, img, steps):
