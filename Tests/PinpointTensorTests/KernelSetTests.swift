@@ -181,6 +181,98 @@ final class KernelSetTests: XCTestCase {
         }
     }
 
+    func testBiasAndActivationFollowSwiftsMaxAndMin() {
+        let values: [Float] = [-2, -0.0, 0, 0.5, 3, 6, 7.5, .nan, -.infinity, .infinity, 1e-30, -1e-30, 5.999, 6.001, 2, -3]
+        let bias: [Float] = (0..<values.count).map { Float($0 % 5) - 2 }
+        let reference: [(pp_activation, (Float) -> Float)] = [
+            (PP_ACTIVATION_LINEAR, { $0 }), (PP_ACTIVATION_RELU, { Swift.max($0, 0) }), (PP_ACTIVATION_RELU6, { Swift.min(Swift.max($0, 0), 6) }),
+        ]
+        forEachSupportedSet { set, table in
+            for (activation, f) in reference {
+                for withBias in [false, true] {
+                    var p = values + values  // two rows
+                    bias.withUnsafeBufferPointer { b in
+                        table.bias_activation_rows(&p, 2, Int32(values.count), withBias ? b.baseAddress : nil, activation)
+                    }
+                    for (i, got) in p.enumerated() {
+                        let v = values[i % values.count], expected = f(withBias ? v + bias[i % values.count] : v)
+                        XCTAssertTrue(got.bitPattern == expected.bitPattern || (got.isNaN && expected.isNaN),
+                                      "\(set) activation \(activation.rawValue) bias \(withBias): \(v) -> \(got), expected \(expected)")
+                    }
+                }
+            }
+        }
+    }
+
+    func testDepthwiseRowsAndTheirKernelGradientMatchFloat64() {
+        var rng = SeededGenerator(seed: 16)
+        let c = 32, count = 5
+        for (stride, kernelRows) in [(1, 3), (2, 3), (1, 2)] {
+            let step = stride * c, rowStride = ((count - 1) * stride + 3) * c
+            let x = random(kernelRows * rowStride, &rng), taps = random(kernelRows * 3 * c, &rng)
+            let dy = random(count * c, &rng), start = random(kernelRows * 3 * c, &rng)
+            forEachSupportedSet { set, table in
+                var out = [Float](repeating: .nan, count: count * c)
+                table.depthwise3x3_row(x, rowStride, step, Int32(c), taps, Int32(kernelRows), Int32(count), &out)
+                var dk = start
+                table.depthwise3x3_kernel_gradient_row(x, rowStride, step, Int32(c), dy, Int32(kernelRows), Int32(count), &dk)
+                for ch in 0..<c {
+                    for i in 0..<count {
+                        var sum = 0.0
+                        for kh in 0..<kernelRows {
+                            for kw in 0..<3 { sum += Double(x[kh * rowStride + i * step + kw * c + ch]) * Double(taps[(kh * 3 + kw) * c + ch]) }
+                        }
+                        XCTAssertEqual(Double(out[i * c + ch]), sum, accuracy: 1e-5, "\(set) stride \(stride) rows \(kernelRows) pixel \(i)")
+                    }
+                    for t in 0..<(kernelRows * 3) {
+                        let (kh, kw) = (t / 3, t % 3)
+                        var sum = Double(start[t * c + ch])
+                        for i in 0..<count { sum += Double(x[kh * rowStride + i * step + kw * c + ch]) * Double(dy[i * c + ch]) }
+                        XCTAssertEqual(Double(dk[t * c + ch]), sum, accuracy: 1e-5, "\(set) stride \(stride) rows \(kernelRows) tap \(t)")
+                    }
+                }
+            }
+        }
+    }
+
+    func testBatchNormalizationPassesMatchTheirDefinitions() {
+        var rng = SeededGenerator(seed: 17)
+        let rows = 11, channels = 20  // two 8-channel vectors, then 4 one by one
+        let x = random(rows * channels, &rng).map { $0 + 3 }, dy = random(rows * channels, &rng)
+        let mean = random(channels, &rng).map { $0 + 3 }, scale = random(channels, &rng), shift = random(channels, &rng)
+        let a = random(channels, &rng), b = random(channels, &rng), k = random(channels, &rng)
+        func relu6Gradient(_ g: Float, _ z: Float) -> Float { z > 0 && z < 6 ? g : 0 }
+        forEachSupportedSet { set, table in
+            var sum = [Double](repeating: 0, count: channels), squares = sum
+            table.batch_norm_moments(x, 0, rows, Int32(channels), &sum, &squares)
+            var normalized = [Float](repeating: 0, count: rows * channels)
+            table.batch_norm_rows(x, rows, Int32(channels), mean, scale, shift, PP_ACTIVATION_RELU6, &normalized)
+            var block = [Float](repeating: 0, count: 2 * channels), sumDy = [Double](repeating: 0, count: channels), sumDyX = sumDy
+            table.batch_norm_gradient_sums(x, dy, 0, rows, Int32(channels), mean, scale, shift, PP_ACTIVATION_RELU6, &block, &sumDy, &sumDyX)
+            var dx = [Float](repeating: 0, count: rows * channels)
+            table.batch_norm_input_gradient(x, dy, rows, Int32(channels), mean, scale, shift, PP_ACTIVATION_RELU6, a, b, k, &dx)
+            for c in 0..<channels {
+                var (s, q, sd, sdx) = (0.0, 0.0, 0.0, 0.0)
+                for r in 0..<rows {
+                    let i = r * channels + c
+                    let d = Double(x[i]) - Double(x[c])
+                    s += d
+                    q += d * d
+                    let z = (x[i] - mean[c]) * scale[c] + shift[c]
+                    XCTAssertEqual(normalized[i], Swift.min(Swift.max(z, 0), 6), "\(set) normalized (\(r), \(c))")
+                    let g = relu6Gradient(dy[i], z)
+                    sd += Double(g)
+                    sdx += Double(g) * Double(x[i] - mean[c])
+                    XCTAssertEqual(dx[i], a[c] * (g - b[c] - (x[i] - mean[c]) * k[c]), "\(set) input gradient (\(r), \(c))")
+                }
+                XCTAssertEqual(sum[c], s, accuracy: 1e-9, "\(set) sum \(c)")
+                XCTAssertEqual(squares[c], q, accuracy: 1e-9, "\(set) squares \(c)")
+                XCTAssertEqual(sumDy[c], sd, accuracy: 1e-5, "\(set) sum of dy \(c)")
+                XCTAssertEqual(sumDyX[c], sdx, accuracy: 1e-5, "\(set) sum of dy (x - mean) \(c)")
+            }
+        }
+    }
+
     /// AVX2 and AVX-512 both fuse each multiply-add, in the same order: their results are identical.
     func testTheFusedSetsAgreeBitForBit() throws {
         let sets = KernelSet.supported.filter { $0 != .generic }
