@@ -5,6 +5,7 @@
 // Vectors are 16 floats whatever the set: one zmm register with AVX-512, two ymm with AVX2, four
 // xmm with SSE2. Register blocks are sized for the AVX-512 file's 32 registers; the narrower
 // sets spill a little and stay correct.
+#include <stdlib.h>
 #include <string.h>
 
 // Each product is rounded once (FMA) or twice (multiply, then add): never left to the
@@ -417,7 +418,16 @@ float PP_FN(pp_peak_multiply_adds)(long iterations) {
 #undef CHAINS
 }
 
+#if PP_GEMM
+#include "gemm_body.h"
+#endif
+
 void PP_FN(pp_fill_table)(pp_kernel_table *t) {
+#if PP_GEMM
+    t->sgemm = PP_FN(pp_sgemm);
+#else
+    t->sgemm = NULL;
+#endif
     t->peak_multiply_adds = PP_FN(pp_peak_multiply_adds);
     t->peak_chains = PP_REGISTERS >= 32 ? 12 : 6;
     t->gemm_block_4x64 = PP_FN(pp_gemm_block_4x64);

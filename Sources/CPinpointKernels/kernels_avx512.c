@@ -4,6 +4,7 @@
 
 #if defined(__x86_64__)
 #define PP_REGISTERS 32
+#define PP_GEMM 1
 #define PP_SUFFIX avx512
 #define PP_FUSED 1
 #pragma clang attribute push(__attribute__((target("avx512f,avx512cd,avx512bw,avx512dq,avx512vl,avx2,fma,bmi2"))), \

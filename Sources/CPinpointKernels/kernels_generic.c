@@ -5,6 +5,7 @@
 #include "kernel_sets.h"
 
 #define PP_REGISTERS 16
+#define PP_GEMM 0
 #define PP_SUFFIX generic
 #if defined(__aarch64__) || defined(__FMA__)
 #define PP_FUSED 1

@@ -1,4 +1,5 @@
 import COpenBLAS
+import CPinpointKernels
 import Foundation
 
 /// OpenBLAS configuration, applied once before the first GEMM.
@@ -15,6 +16,25 @@ public enum BLAS {
         configure
         return String(cString: openblas_get_corename())
     }
+
+    /// Which library runs the GEMMs outside Pinpoint's special-purpose kernels (Winograd's
+    /// batched products, 1x1 and im2col convolutions, general matmul): OpenBLAS, or with
+    /// `PINPOINT_GEMM=pinpoint` Pinpoint's own packed SGEMM (the AVX-512 kernel set's), which
+    /// does not depend on the kernels OpenBLAS chose (`OPENBLAS_CORETYPE`). OpenBLAS is the
+    /// default because it is faster at these shapes (Docs/Performance.md).
+    public enum Engine: String, Sendable { case openblas, pinpoint }
+
+    public static let engine: Engine = {
+        let available = kernels.sgemm != nil
+        guard let forced = ProcessInfo.processInfo.environment["PINPOINT_GEMM"], !forced.isEmpty else { return .openblas }
+        guard let engine = Engine(rawValue: forced) else {
+            fatalError("PINPOINT_GEMM=\(forced) is not a GEMM engine (openblas or pinpoint)")
+        }
+        if engine == .pinpoint && !available {
+            fatalError("PINPOINT_GEMM=pinpoint needs the avx512 kernel set; this process runs \(KernelSet.current)")
+        }
+        return engine
+    }()
 
     /// What `configure` changed, for benchmark reports: nil when OpenBLAS's own choice stood.
     public private(set) nonisolated(unsafe) static var coreSelection: String?
@@ -94,6 +114,11 @@ func sgemm(
         return
     }
     if counted { KernelCounters.add(multiplyAdds: m * n * k) }
+    if BLAS.engine == .pinpoint, let own = kernels.sgemm {
+        own(a.transposed ? 1 : 0, b.transposed ? 1 : 0, Int32(m), Int32(n), Int32(k), alpha, a.pointer, a.leadingDimension,
+            b.pointer, b.leadingDimension, beta, c, ldc)
+        return
+    }
     cblas_sgemm(
         CblasRowMajor, a.transposed ? CblasTrans : CblasNoTrans, b.transposed ? CblasTrans : CblasNoTrans,
         Int32(m), Int32(n), Int32(k), alpha, a.pointer, Int32(a.leadingDimension),

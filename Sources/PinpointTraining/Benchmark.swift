@@ -152,9 +152,9 @@ public struct ThroughputResult: Sendable {
     /// `{"images_per_second": F, "min": F, "max": F, "peak_rss_mib": F, ...}` on one line.
     public var json: String {
         String(format: "{\"images_per_second\": %.2f, \"min\": %.2f, \"max\": %.2f, \"peak_rss_mib\": %.0f, \"gflop_per_image\": %.3f, "
-               + "\"gflops\": %.1f, \"batch\": %d, \"steps\": %d, \"kernel_set\": \"%@\", \"openblas_core\": \"%@\"}",
+               + "\"gflops\": %.1f, \"batch\": %d, \"steps\": %d, \"kernel_set\": \"%@\", \"openblas_core\": \"%@\", \"gemm\": \"%@\"}",
                imagesPerSecond, minimum, maximum, peakResidentMiB, flopsPerImage / 1e9, gigaflopsPerSecond, batchSize,
-               stepSeconds.count, KernelSet.current.rawValue, BLAS.coreName)
+               stepSeconds.count, KernelSet.current.rawValue, BLAS.coreName, BLAS.engine.rawValue)
     }
 }
 

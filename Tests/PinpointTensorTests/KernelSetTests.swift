@@ -273,6 +273,40 @@ final class KernelSetTests: XCTestCase {
         }
     }
 
+    /// Pinpoint's packed SGEMM (the AVX-512 set's), every transpose, alpha and beta, sizes off its
+    /// 12 x 32 tiles and its 256-deep and 144-row blocks, against float64.
+    func testThePackedSGEMMMatchesFloat64() throws {
+        let sets = KernelSet.supported.filter { pp_kernels_for($0.cValue)!.pointee.sgemm != nil }
+        try XCTSkipIf(sets.isEmpty, "no kernel set on this CPU has Pinpoint's SGEMM (it needs AVX-512)")
+        var rng = SeededGenerator(seed: 18)
+        for set in sets {
+            let sgemm = pp_kernels_for(set.cValue)!.pointee.sgemm!
+            for (m, n, k) in [(1, 1, 1), (13, 33, 7), (150, 70, 300), (12, 32, 256), (5, 1030, 3)] {
+                for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+                    for (alpha, beta) in [(Float(1), Float(0)), (1, 1), (0.5, -2)] {
+                        let lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 2, ldc = n + 5
+                        let a = random((ta ? k : m) * lda, &rng), b = random((tb ? n : k) * ldb, &rng), start = random(m * ldc, &rng)
+                        var c = start
+                        sgemm(ta ? 1 : 0, tb ? 1 : 0, Int32(m), Int32(n), Int32(k), alpha, a, lda, b, ldb, beta, &c, ldc)
+                        var worst = 0.0
+                        for i in 0..<m {
+                            for j in 0..<ldc {
+                                guard j < n else { XCTAssertEqual(c[i * ldc + j], start[i * ldc + j], "\(set): wrote past column n"); continue }
+                                var sum = 0.0
+                                for p in 0..<k {
+                                    sum += Double(ta ? a[p * lda + i] : a[i * lda + p]) * Double(tb ? b[j * ldb + p] : b[p * ldb + j])
+                                }
+                                let expected = Double(alpha) * sum + (beta == 0 ? 0 : Double(beta) * Double(start[i * ldc + j]))
+                                worst = max(worst, abs(Double(c[i * ldc + j]) - expected))
+                            }
+                        }
+                        XCTAssertLessThan(worst, 2e-6 * Double(k) + 1e-6, "\(set) \(m)x\(n)x\(k) trans \(ta) \(tb) alpha \(alpha) beta \(beta)")
+                    }
+                }
+            }
+        }
+    }
+
     /// AVX2 and AVX-512 both fuse each multiply-add, in the same order: their results are identical.
     func testTheFusedSetsAgreeBitForBit() throws {
         let sets = KernelSet.supported.filter { $0 != .generic }
