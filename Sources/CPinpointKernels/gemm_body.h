@@ -1,9 +1,11 @@
 // A packed SGEMM (the BLIS loop structure) for the AVX-512 set, included by kernel_bodies.h:
 // for each block of NC columns of op(B) and KC of depth, B is packed into KC x 32 micro-panels
-// (one stays in L1 while the micro-kernel walks down A); for each block of MC rows, A is packed
-// into 12 x KC micro-panels (the block stays in L2); a 12 x 32 micro-kernel keeps its 24 vector
-// accumulators in registers over KC. Packing applies the transposes and alpha; edge panels are
-// zero-padded, and edge tiles go through a small buffer.
+// (one stays in L1 while the micro-kernel walks down A); a 12 x 32 (or, for the last 16 or
+// fewer columns, 12 x 16) micro-kernel keeps its vector accumulators in registers over KC.
+// A is read in place, broadcast element by element from its rows (or, transposed, its
+// columns): at the depths of these models (16-576) packing it cost more than it saved.
+// Packing applies B's transpose; edge panels are zero-padded, and edge tiles go through a small
+// buffer.
 
 #define GEMM_MR 12
 #define GEMM_NR 32
@@ -11,70 +13,61 @@
 #define GEMM_MC 144
 #define GEMM_NC 1024
 
-// C tile (12 x 32) = (or +=) the packed A panel times the packed B panel over kc.
-static inline __attribute__((always_inline)) void PP_FN(gemm_micro)(int kc, const float *restrict a,
-                                                                   const float *restrict b, float *restrict c,
-                                                                   ptrdiff_t ldc, int accumulate) {
-    pp_v16 acc[GEMM_MR][2];
-    _Pragma("clang loop unroll(full)") for (int i = 0; i < GEMM_MR; i++) acc[i][0] = acc[i][1] = 0;
-    for (int p = 0; p < kc; p++) {
-        pp_v16 b0 = LOAD(b), b1 = LOAD(b + 16);
-        _Pragma("clang loop unroll(full)") for (int i = 0; i < GEMM_MR; i++) {
-            pp_v16 x = SPLAT(a[i]);
-            acc[i][0] = MADD(x, b0, acc[i][0]);
-            acc[i][1] = MADD(x, b1, acc[i][1]);
-        }
-        a += GEMM_MR;
-        b += GEMM_NR;
+// C tile (12 x W, W = 32 or 16) = alpha (A rows x packed B panel over kc) (+ C with accumulate):
+// A[i, p] at a[i * row_step + p * depth_step]; rows past `rows` read row 0 again and their
+// results are dropped by the caller.
+#define GEMM_MICRO(W, VECTORS)                                                                                   \
+    static inline __attribute__((always_inline)) void PP_FN(gemm_micro_##W)(                                    \
+        int kc, const float *a, ptrdiff_t row_step, ptrdiff_t depth_step, int rows, const float *restrict b,     \
+        float alpha, float *restrict c, ptrdiff_t ldc, int accumulate) {                                        \
+        const float *row[GEMM_MR];                                                                               \
+        _Pragma("clang loop unroll(full)") for (int i = 0; i < GEMM_MR; i++) row[i] = i < rows ? a + i * row_step : a; \
+        pp_v16 acc[GEMM_MR][VECTORS];                                                                            \
+        _Pragma("clang loop unroll(full)") for (int i = 0; i < GEMM_MR; i++)                                     \
+            _Pragma("clang loop unroll(full)") for (int v = 0; v < VECTORS; v++) acc[i][v] = 0;                  \
+        for (ptrdiff_t p = 0; p < kc; p++) {                                                                     \
+            pp_v16 bv[VECTORS];                                                                                  \
+            _Pragma("clang loop unroll(full)") for (int v = 0; v < VECTORS; v++) bv[v] = LOAD(b + 16 * v);      \
+            ptrdiff_t offset = p * depth_step;                                                                   \
+            _Pragma("clang loop unroll(full)") for (int i = 0; i < GEMM_MR; i++) {                               \
+                pp_v16 x = SPLAT(row[i][offset]);                                                                \
+                _Pragma("clang loop unroll(full)") for (int v = 0; v < VECTORS; v++) acc[i][v] = MADD(x, bv[v], acc[i][v]); \
+            }                                                                                                    \
+            b += W;                                                                                              \
+        }                                                                                                        \
+        pp_v16 scale = SPLAT(alpha);                                                                             \
+        _Pragma("clang loop unroll(full)") for (int i = 0; i < GEMM_MR; i++) {                                   \
+            float *out = c + i * ldc;                                                                            \
+            _Pragma("clang loop unroll(full)") for (int v = 0; v < VECTORS; v++) {                               \
+                pp_v16 value = alpha == 1 ? acc[i][v] : acc[i][v] * scale;                                       \
+                STORE(out + 16 * v, accumulate ? LOAD(out + 16 * v) + value : value);                            \
+            }                                                                                                    \
+        }                                                                                                        \
     }
-    _Pragma("clang loop unroll(full)") for (int i = 0; i < GEMM_MR; i++) {
-        float *row = c + i * ldc;
-        if (accumulate) {
-            STORE(row, LOAD(row) + acc[i][0]);
-            STORE(row + 16, LOAD(row + 16) + acc[i][1]);
-        } else {
-            STORE(row, acc[i][0]);
-            STORE(row + 16, acc[i][1]);
-        }
-    }
-}
+GEMM_MICRO(32, 2)
+GEMM_MICRO(16, 1)
+#undef GEMM_MICRO
 
-// Rows [i0, i0 + mc) and depth [p0, p0 + kc) of alpha op(A) into 12-row panels, p-major.
-static void PP_FN(gemm_pack_a)(const float *a, ptrdiff_t lda, int trans, int i0, int mc, int p0, int kc, float alpha,
-                               float *restrict packed) {
-    for (int r = 0; r < mc; r += GEMM_MR) {
-        int rows = mc - r < GEMM_MR ? mc - r : GEMM_MR;
-        for (int p = 0; p < kc; p++) {
-            for (int i = 0; i < GEMM_MR; i++) {
-                float v = 0;
-                if (i < rows) {
-                    ptrdiff_t row = i0 + r + i, depth = p0 + p;
-                    v = trans ? a[depth * lda + row] : a[row * lda + depth];
-                    if (alpha != 1) v *= alpha;
-                }
-                *packed++ = v;
-            }
-        }
-    }
-}
-
-// Depth [p0, p0 + kc) and columns [j0, j0 + nc) of op(B) into 32-column panels, p-major.
+// Depth [p0, p0 + kc) and columns [j0, j0 + nc) of op(B) into panels of `width` (32, or 16 for
+// the last ones when 16 or fewer columns are left), p-major.
 static void PP_FN(gemm_pack_b)(const float *b, ptrdiff_t ldb, int trans, int p0, int kc, int j0, int nc,
                                float *restrict packed) {
-    for (int j = 0; j < nc; j += GEMM_NR) {
-        int columns = nc - j < GEMM_NR ? nc - j : GEMM_NR;
+    for (int j = 0; j < nc;) {
+        int width = nc - j <= 16 ? 16 : GEMM_NR;
+        int columns = nc - j < width ? nc - j : width;
         for (int p = 0; p < kc; p++) {
             ptrdiff_t depth = p0 + p;
-            if (!trans && columns == GEMM_NR) {
-                memcpy(packed, b + depth * ldb + j0 + j, GEMM_NR * sizeof(float));
-                packed += GEMM_NR;
+            if (!trans && columns == width) {
+                memcpy(packed, b + depth * ldb + j0 + j, (size_t)width * sizeof(float));
+                packed += width;
                 continue;
             }
-            for (int q = 0; q < GEMM_NR; q++) {
+            for (int q = 0; q < width; q++) {
                 ptrdiff_t column = j0 + j + q;
                 *packed++ = q < columns ? (trans ? b[column * ldb + depth] : b[depth * ldb + column]) : 0;
             }
         }
+        j += width;
     }
 }
 
@@ -89,12 +82,13 @@ void PP_FN(pp_sgemm)(int trans_a, int trans_b, int m, int n, int k, float alpha,
         return;
     }
     // Per thread, kept for the thread's life: Pinpoint's workers call this many times per step.
-    static _Thread_local float *packed_a, *packed_b;
-    if (!packed_a) {
-        packed_a = aligned_alloc(64, sizeof(float) * GEMM_MC * GEMM_KC);
+    static _Thread_local float *packed_b;
+    if (!packed_b) {
         packed_b = aligned_alloc(64, sizeof(float) * GEMM_KC * GEMM_NC);
-        if (!packed_a || !packed_b) abort();
+        if (!packed_b) abort();
     }
+    // A[i, p] = a[i * row_step + p * depth_step].
+    const ptrdiff_t row_step = trans_a ? 1 : lda, depth_step = trans_a ? lda : 1;
     float edge[GEMM_MR * GEMM_NR];
     for (int j0 = 0; j0 < n; j0 += GEMM_NC) {
         int nc = n - j0 < GEMM_NC ? n - j0 : GEMM_NC;
@@ -104,19 +98,24 @@ void PP_FN(pp_sgemm)(int trans_a, int trans_b, int m, int n, int k, float alpha,
             PP_FN(gemm_pack_b)(b, ldb, trans_b, p0, kc, j0, nc, packed_b);
             for (int i0 = 0; i0 < m; i0 += GEMM_MC) {
                 int mc = m - i0 < GEMM_MC ? m - i0 : GEMM_MC;
-                PP_FN(gemm_pack_a)(a, lda, trans_a, i0, mc, p0, kc, alpha, packed_a);
-                for (int j = 0; j < nc; j += GEMM_NR) {
-                    int columns = nc - j < GEMM_NR ? nc - j : GEMM_NR;
+                for (int j = 0; j < nc;) {
+                    int width = nc - j <= 16 ? 16 : GEMM_NR;
+                    int columns = nc - j < width ? nc - j : width;
                     const float *bp = packed_b + (ptrdiff_t)j * kc;
                     for (int i = 0; i < mc; i += GEMM_MR) {
                         int rows = mc - i < GEMM_MR ? mc - i : GEMM_MR;
-                        const float *ap = packed_a + (ptrdiff_t)i * kc;
+                        const float *ap = a + (ptrdiff_t)(i0 + i) * row_step + (ptrdiff_t)p0 * depth_step;
                         float *ct = c + (ptrdiff_t)(i0 + i) * ldc + j0 + j;
-                        if (rows == GEMM_MR && columns == GEMM_NR) {
-                            PP_FN(gemm_micro)(kc, ap, bp, ct, ldc, accumulate);
-                            continue;
+                        int full = rows == GEMM_MR && columns == width;
+                        float *target = full ? ct : edge;
+                        ptrdiff_t ldt = full ? ldc : GEMM_NR;
+                        int add = full ? accumulate : 0;
+                        if (width == GEMM_NR) {
+                            PP_FN(gemm_micro_32)(kc, ap, row_step, depth_step, rows, bp, alpha, target, ldt, add);
+                        } else {
+                            PP_FN(gemm_micro_16)(kc, ap, row_step, depth_step, rows, bp, alpha, target, ldt, add);
                         }
-                        PP_FN(gemm_micro)(kc, ap, bp, edge, GEMM_NR, 0);
+                        if (full) continue;
                         for (int r = 0; r < rows; r++) {
                             for (int q = 0; q < columns; q++) {
                                 float v = edge[r * GEMM_NR + q];
@@ -124,6 +123,7 @@ void PP_FN(pp_sgemm)(int trans_a, int trans_b, int m, int n, int k, float alpha,
                             }
                         }
                     }
+                    j += width;
                 }
             }
         }

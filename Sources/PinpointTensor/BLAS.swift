@@ -21,7 +21,7 @@ public enum BLAS {
     /// batched products, 1x1 and im2col convolutions, general matmul): OpenBLAS, or with
     /// `PINPOINT_GEMM=pinpoint` Pinpoint's own packed SGEMM (the AVX-512 kernel set's), which
     /// does not depend on the kernels OpenBLAS chose (`OPENBLAS_CORETYPE`). OpenBLAS is the
-    /// default because it is faster at these shapes (Docs/Performance.md).
+    /// default: it is faster for the tutorial CNN's products (Docs/Performance.md).
     public enum Engine: String, Sendable { case openblas, pinpoint }
 
     public static let engine: Engine = {
