@@ -1,7 +1,8 @@
 // A packed SGEMM (the BLIS loop structure) for the AVX-512 set, included by kernel_bodies.h:
 // for each block of NC columns of op(B) and KC of depth, B is packed into KC x 32 micro-panels
-// (one stays in L1 while the micro-kernel walks down A); a 12 x 32 (or, for the last 16 or
-// fewer columns, 12 x 16) micro-kernel keeps its vector accumulators in registers over KC.
+// (one stays in L1 while the micro-kernel walks down A); a 12 x 32 micro-kernel (16 columns
+// for the last 16 or fewer, 8 or 4 rows for the last 8 or 4) keeps its vector accumulators in
+// registers over KC.
 // A is read in place, broadcast element by element from its rows (or, transposed, its
 // columns): at the depths of these models (16-576) packing it cost more than it saved.
 // Packing applies B's transpose; edge panels are zero-padded, and edge tiles go through a small
@@ -13,30 +14,30 @@
 #define GEMM_MC 144
 #define GEMM_NC 1024
 
-// C tile (12 x W, W = 32 or 16) = alpha (A rows x packed B panel over kc) (+ C with accumulate):
+// C tile (MR x W, W = 32 or 16) = alpha (A rows x packed B panel over kc) (+ C with accumulate):
 // A[i, p] at a[i * row_step + p * depth_step]; rows past `rows` read row 0 again and their
 // results are dropped by the caller.
-#define GEMM_MICRO(W, VECTORS)                                                                                   \
-    static inline __attribute__((always_inline)) void PP_FN(gemm_micro_##W)(                                    \
+#define GEMM_MICRO(MR, W, VECTORS)                                                                               \
+    static inline __attribute__((always_inline)) void PP_FN(gemm_micro_##MR##x##W)(                             \
         int kc, const float *a, ptrdiff_t row_step, ptrdiff_t depth_step, int rows, const float *restrict b,     \
         float alpha, float *restrict c, ptrdiff_t ldc, int accumulate) {                                        \
-        const float *row[GEMM_MR];                                                                               \
-        _Pragma("clang loop unroll(full)") for (int i = 0; i < GEMM_MR; i++) row[i] = i < rows ? a + i * row_step : a; \
-        pp_v16 acc[GEMM_MR][VECTORS];                                                                            \
-        _Pragma("clang loop unroll(full)") for (int i = 0; i < GEMM_MR; i++)                                     \
+        const float *row[MR];                                                                                    \
+        _Pragma("clang loop unroll(full)") for (int i = 0; i < MR; i++) row[i] = i < rows ? a + i * row_step : a; \
+        pp_v16 acc[MR][VECTORS];                                                                                 \
+        _Pragma("clang loop unroll(full)") for (int i = 0; i < MR; i++)                                          \
             _Pragma("clang loop unroll(full)") for (int v = 0; v < VECTORS; v++) acc[i][v] = 0;                  \
         for (ptrdiff_t p = 0; p < kc; p++) {                                                                     \
             pp_v16 bv[VECTORS];                                                                                  \
             _Pragma("clang loop unroll(full)") for (int v = 0; v < VECTORS; v++) bv[v] = LOAD(b + 16 * v);      \
             ptrdiff_t offset = p * depth_step;                                                                   \
-            _Pragma("clang loop unroll(full)") for (int i = 0; i < GEMM_MR; i++) {                               \
+            _Pragma("clang loop unroll(full)") for (int i = 0; i < MR; i++) {                                    \
                 pp_v16 x = SPLAT(row[i][offset]);                                                                \
                 _Pragma("clang loop unroll(full)") for (int v = 0; v < VECTORS; v++) acc[i][v] = MADD(x, bv[v], acc[i][v]); \
             }                                                                                                    \
             b += W;                                                                                              \
         }                                                                                                        \
         pp_v16 scale = SPLAT(alpha);                                                                             \
-        _Pragma("clang loop unroll(full)") for (int i = 0; i < GEMM_MR; i++) {                                   \
+        _Pragma("clang loop unroll(full)") for (int i = 0; i < MR; i++) {                                        \
             float *out = c + i * ldc;                                                                            \
             _Pragma("clang loop unroll(full)") for (int v = 0; v < VECTORS; v++) {                               \
                 pp_v16 value = alpha == 1 ? acc[i][v] : acc[i][v] * scale;                                       \
@@ -44,9 +45,24 @@
             }                                                                                                    \
         }                                                                                                        \
     }
-GEMM_MICRO(32, 2)
-GEMM_MICRO(16, 1)
+GEMM_MICRO(12, 32, 2)
+GEMM_MICRO(12, 16, 1)
+GEMM_MICRO(8, 32, 2)
+GEMM_MICRO(8, 16, 1)
+GEMM_MICRO(4, 32, 2)
+GEMM_MICRO(4, 16, 1)
 #undef GEMM_MICRO
+
+// One tile of up to 12 rows: the smallest of the 4-, 8- and 12-row kernels that covers them.
+static inline void PP_FN(gemm_tile)(int kc, const float *a, ptrdiff_t row_step, ptrdiff_t depth_step, int rows, int width,
+                                    const float *restrict b, float alpha, float *restrict c, ptrdiff_t ldc, int accumulate) {
+#define GEMM_CALL(MR) \
+    (width == GEMM_NR ? PP_FN(gemm_micro_##MR##x32) : PP_FN(gemm_micro_##MR##x16))(kc, a, row_step, depth_step, rows, b, alpha, c, ldc, accumulate)
+    if (rows > 8) GEMM_CALL(12);
+    else if (rows > 4) GEMM_CALL(8);
+    else GEMM_CALL(4);
+#undef GEMM_CALL
+}
 
 // Depth [p0, p0 + kc) and columns [j0, j0 + nc) of op(B) into panels of `width` (32, or 16 for
 // the last ones when 16 or fewer columns are left), p-major.
@@ -55,17 +71,29 @@ static void PP_FN(gemm_pack_b)(const float *b, ptrdiff_t ldb, int trans, int p0,
     for (int j = 0; j < nc;) {
         int width = nc - j <= 16 ? 16 : GEMM_NR;
         int columns = nc - j < width ? nc - j : width;
+        if (trans) {
+            // Column by column of the panel: each is a contiguous row of the stored B^T.
+            for (int q = 0; q < width; q++) {
+                const float *source = b + (ptrdiff_t)(j0 + j + q) * ldb + p0;
+                float *target = packed + q;
+                if (q < columns) {
+                    for (int p = 0; p < kc; p++) target[(ptrdiff_t)p * width] = source[p];
+                } else {
+                    for (int p = 0; p < kc; p++) target[(ptrdiff_t)p * width] = 0;
+                }
+            }
+            packed += (ptrdiff_t)kc * width;
+            j += width;
+            continue;
+        }
         for (int p = 0; p < kc; p++) {
             ptrdiff_t depth = p0 + p;
-            if (!trans && columns == width) {
+            if (columns == width) {
                 memcpy(packed, b + depth * ldb + j0 + j, (size_t)width * sizeof(float));
-                packed += width;
-                continue;
+            } else {
+                for (int q = 0; q < width; q++) packed[q] = q < columns ? b[depth * ldb + j0 + j + q] : 0;
             }
-            for (int q = 0; q < width; q++) {
-                ptrdiff_t column = j0 + j + q;
-                *packed++ = q < columns ? (trans ? b[column * ldb + depth] : b[depth * ldb + column]) : 0;
-            }
+            packed += width;
         }
         j += width;
     }
@@ -110,11 +138,7 @@ void PP_FN(pp_sgemm)(int trans_a, int trans_b, int m, int n, int k, float alpha,
                         float *target = full ? ct : edge;
                         ptrdiff_t ldt = full ? ldc : GEMM_NR;
                         int add = full ? accumulate : 0;
-                        if (width == GEMM_NR) {
-                            PP_FN(gemm_micro_32)(kc, ap, row_step, depth_step, rows, bp, alpha, target, ldt, add);
-                        } else {
-                            PP_FN(gemm_micro_16)(kc, ap, row_step, depth_step, rows, bp, alpha, target, ldt, add);
-                        }
+                        PP_FN(gemm_tile)(kc, ap, row_step, depth_step, rows, width, bp, alpha, target, ldt, add);
                         if (full) continue;
                         for (int r = 0; r < rows; r++) {
                             for (int q = 0; q < columns; q++) {
