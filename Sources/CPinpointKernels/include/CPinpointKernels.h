@@ -32,17 +32,17 @@ typedef enum {
     PP_ACTIVATION_RELU6 = 2,
 } pp_activation;
 
-/// One kernel set. Every entry but `sgemm` is non-null; the same arguments give results equal to float
-/// rounding (AVX2 and AVX-512 fuse multiply-adds, so they agree with each other bit for bit;
-/// the generic set on x86 multiplies then adds).
+/// One kernel set. Every entry but `sgemm` is non-null; the same arguments give results equal
+/// to float rounding (AVX2 and AVX-512 fuse multiply-adds, so they agree with each other bit for
+/// bit; the generic set on x86 multiplies then adds).
 typedef struct {
     pp_kernel_set set;
     const char *name;  // "generic", "avx2", "avx512"
 
     /// C = alpha op(A) op(B) + beta C, row-major (op(A) m x k, op(B) k x n, transposed when
     /// trans_a / trans_b), on the calling thread: Pinpoint's own packed SGEMM, in the AVX-512
-    /// set only (NULL in the others, where OpenBLAS carries every GEMM). It makes the AVX-512
-    /// products independent of the kernels OpenBLAS chose (OPENBLAS_CORETYPE).
+    /// set only (NULL in the others). With PINPOINT_GEMM=pinpoint it runs the products OpenBLAS
+    /// would, which then do not depend on the kernels OpenBLAS chose (OPENBLAS_CORETYPE).
     void (*_Nullable sgemm)(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, ptrdiff_t lda,
                             const float *b, ptrdiff_t ldb, float beta, float *c, ptrdiff_t ldc);
 
