@@ -6,7 +6,7 @@
 // A is read in place, broadcast element by element from its rows (or, transposed, its
 // columns): at the depths of these models (16-576) packing it cost more than it saved.
 // Packing applies B's transpose; edge panels are zero-padded, and edge tiles go through a small
-// buffer.
+// buffer. With few rows of A, a plain B is read in place instead of packed.
 
 #define GEMM_MR 12
 #define GEMM_NR 32
@@ -20,7 +20,7 @@
 #define GEMM_MICRO(MR, W, VECTORS)                                                                               \
     static inline __attribute__((always_inline)) void PP_FN(gemm_micro_##MR##x##W)(                             \
         int kc, const float *a, ptrdiff_t row_step, ptrdiff_t depth_step, int rows, const float *restrict b,     \
-        float alpha, float *restrict c, ptrdiff_t ldc, int accumulate) {                                        \
+        ptrdiff_t b_step, float alpha, float *restrict c, ptrdiff_t ldc, int accumulate) {                      \
         const float *row[MR];                                                                                    \
         _Pragma("clang loop unroll(full)") for (int i = 0; i < MR; i++) row[i] = i < rows ? a + i * row_step : a; \
         pp_v16 acc[MR][VECTORS];                                                                                 \
@@ -34,7 +34,7 @@
                 pp_v16 x = SPLAT(row[i][offset]);                                                                \
                 _Pragma("clang loop unroll(full)") for (int v = 0; v < VECTORS; v++) acc[i][v] = MADD(x, bv[v], acc[i][v]); \
             }                                                                                                    \
-            b += W;                                                                                              \
+            b += b_step;                                                                                         \
         }                                                                                                        \
         pp_v16 scale = SPLAT(alpha);                                                                             \
         _Pragma("clang loop unroll(full)") for (int i = 0; i < MR; i++) {                                        \
@@ -55,9 +55,11 @@ GEMM_MICRO(4, 16, 1)
 
 // One tile of up to 12 rows: the smallest of the 4-, 8- and 12-row kernels that covers them.
 static inline void PP_FN(gemm_tile)(int kc, const float *a, ptrdiff_t row_step, ptrdiff_t depth_step, int rows, int width,
-                                    const float *restrict b, float alpha, float *restrict c, ptrdiff_t ldc, int accumulate) {
-#define GEMM_CALL(MR) \
-    (width == GEMM_NR ? PP_FN(gemm_micro_##MR##x32) : PP_FN(gemm_micro_##MR##x16))(kc, a, row_step, depth_step, rows, b, alpha, c, ldc, accumulate)
+                                    const float *restrict b, ptrdiff_t b_step, float alpha, float *restrict c, ptrdiff_t ldc,
+                                    int accumulate) {
+#define GEMM_CALL(MR)                                                                                            \
+    (width == GEMM_NR ? PP_FN(gemm_micro_##MR##x32) : PP_FN(gemm_micro_##MR##x16))(kc, a, row_step, depth_step, rows, b, \
+                                                                                  b_step, alpha, c, ldc, accumulate)
     if (rows > 8) GEMM_CALL(12);
     else if (rows > 4) GEMM_CALL(8);
     else GEMM_CALL(4);
@@ -117,19 +119,23 @@ void PP_FN(pp_sgemm)(int trans_a, int trans_b, int m, int n, int k, float alpha,
     }
     // A[i, p] = a[i * row_step + p * depth_step].
     const ptrdiff_t row_step = trans_a ? 1 : lda, depth_step = trans_a ? lda : 1;
+    // With few rows of A, packing B would cost as much as the product (Winograd's 28-tile blocks:
+    // a quarter of it): a plain B whose columns fill whole 16-column panels is read in place.
+    const int direct = !trans_b && n % 16 == 0 && m <= 4 * GEMM_MR;
     float edge[GEMM_MR * GEMM_NR];
     for (int j0 = 0; j0 < n; j0 += GEMM_NC) {
         int nc = n - j0 < GEMM_NC ? n - j0 : GEMM_NC;
         for (int p0 = 0; p0 < k; p0 += GEMM_KC) {
             int kc = k - p0 < GEMM_KC ? k - p0 : GEMM_KC;
             int accumulate = p0 > 0 || beta != 0;
-            PP_FN(gemm_pack_b)(b, ldb, trans_b, p0, kc, j0, nc, packed_b);
+            if (!direct) PP_FN(gemm_pack_b)(b, ldb, trans_b, p0, kc, j0, nc, packed_b);
             for (int i0 = 0; i0 < m; i0 += GEMM_MC) {
                 int mc = m - i0 < GEMM_MC ? m - i0 : GEMM_MC;
                 for (int j = 0; j < nc;) {
                     int width = nc - j <= 16 ? 16 : GEMM_NR;
                     int columns = nc - j < width ? nc - j : width;
-                    const float *bp = packed_b + (ptrdiff_t)j * kc;
+                    const float *bp = direct ? b + (ptrdiff_t)p0 * ldb + j0 + j : packed_b + (ptrdiff_t)j * kc;
+                    const ptrdiff_t b_step = direct ? ldb : width;
                     for (int i = 0; i < mc; i += GEMM_MR) {
                         int rows = mc - i < GEMM_MR ? mc - i : GEMM_MR;
                         const float *ap = a + (ptrdiff_t)(i0 + i) * row_step + (ptrdiff_t)p0 * depth_step;
@@ -138,7 +144,7 @@ void PP_FN(pp_sgemm)(int trans_a, int trans_b, int m, int n, int k, float alpha,
                         float *target = full ? ct : edge;
                         ptrdiff_t ldt = full ? ldc : GEMM_NR;
                         int add = full ? accumulate : 0;
-                        PP_FN(gemm_tile)(kc, ap, row_step, depth_step, rows, width, bp, alpha, target, ldt, add);
+                        PP_FN(gemm_tile)(kc, ap, row_step, depth_step, rows, width, bp, b_step, alpha, target, ldt, add);
                         if (full) continue;
                         for (int r = 0; r < rows; r++) {
                             for (int q = 0; q < columns; q++) {

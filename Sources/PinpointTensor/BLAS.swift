@@ -18,15 +18,17 @@ public enum BLAS {
     }
 
     /// Which library runs the GEMMs outside Pinpoint's special-purpose kernels (Winograd's
-    /// batched products, 1x1 and im2col convolutions, general matmul): OpenBLAS, or with
-    /// `PINPOINT_GEMM=pinpoint` Pinpoint's own packed SGEMM (the AVX-512 kernel set's), which
-    /// does not depend on the kernels OpenBLAS chose (`OPENBLAS_CORETYPE`). OpenBLAS is the
-    /// default: it is faster for the tutorial CNN's products (Docs/Performance.md).
+    /// batched products, 1x1 and im2col convolutions, general matmul): Pinpoint's own packed
+    /// SGEMM where the kernel set in use has one (AVX-512), so that those products do not depend
+    /// on the kernels OpenBLAS chose (`OPENBLAS_CORETYPE` may hold it to AVX2); OpenBLAS
+    /// otherwise. `PINPOINT_GEMM=openblas|pinpoint` forces one (pinpoint needs the AVX-512 set).
     public enum Engine: String, Sendable { case openblas, pinpoint }
 
     public static let engine: Engine = {
         let available = kernels.sgemm != nil
-        guard let forced = ProcessInfo.processInfo.environment["PINPOINT_GEMM"], !forced.isEmpty else { return .openblas }
+        guard let forced = ProcessInfo.processInfo.environment["PINPOINT_GEMM"], !forced.isEmpty else {
+            return available ? .pinpoint : .openblas
+        }
         guard let engine = Engine(rawValue: forced) else {
             fatalError("PINPOINT_GEMM=\(forced) is not a GEMM engine (openblas or pinpoint)")
         }

@@ -23,7 +23,7 @@ struct CPU: ParsableCommand {
         print("kernel sets this CPU runs: \(sets)")
         print("in use: \(KernelSet.current)\(KernelSet.current == KernelSet.best ? "" : " (PINPOINT_CPU)")")
         print("OpenBLAS kernels: \(BLAS.coreName)\(BLAS.coreSelection.map { " (\($0))" } ?? "")")
-        print("general GEMMs: \(BLAS.engine == .pinpoint ? "Pinpoint's packed SGEMM (PINPOINT_GEMM)" : "OpenBLAS")")
+        print("general GEMMs: \(BLAS.engine == .pinpoint ? "Pinpoint's packed SGEMM (AVX-512)" : "OpenBLAS")")
         if peak {
             print(String(format: "FP32 peak: %.1f GFLOP/s (%d threads, %@ multiply-adds)", KernelSet.measurePeakGigaflops(),
                          Parallelism.threadCount, KernelSet.current.rawValue))

@@ -281,7 +281,7 @@ final class KernelSetTests: XCTestCase {
         var rng = SeededGenerator(seed: 18)
         for set in sets {
             let sgemm = pp_kernels_for(set.cValue)!.pointee.sgemm!
-            for (m, n, k) in [(1, 1, 1), (13, 33, 7), (150, 70, 300), (12, 32, 256), (5, 1030, 3)] {
+            for (m, n, k) in [(1, 1, 1), (13, 33, 7), (150, 70, 300), (12, 32, 256), (5, 1030, 3), (40, 48, 300)] {
                 for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
                     for (alpha, beta) in [(Float(1), Float(0)), (1, 1), (0.5, -2)] {
                         let lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 2, ldc = n + 5

@@ -41,8 +41,8 @@ typedef struct {
 
     /// C = alpha op(A) op(B) + beta C, row-major (op(A) m x k, op(B) k x n, transposed when
     /// trans_a / trans_b), on the calling thread: Pinpoint's own packed SGEMM, in the AVX-512
-    /// set only (NULL in the others). With PINPOINT_GEMM=pinpoint it runs the products OpenBLAS
-    /// would, which then do not depend on the kernels OpenBLAS chose (OPENBLAS_CORETYPE).
+    /// set only (NULL in the others). Where it exists it runs the products OpenBLAS would (unless
+    /// PINPOINT_GEMM=openblas), which then do not depend on the kernels OpenBLAS chose.
     void (*_Nullable sgemm)(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, ptrdiff_t lda,
                             const float *b, ptrdiff_t ldb, float beta, float *c, ptrdiff_t ldc);
 
