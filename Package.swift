@@ -62,7 +62,7 @@ let package = Package(
         .executableTarget(
             name: "PinpointBenchmarks",
             dependencies: ["PinpointTensor", "PinpointData", "PinpointAutograd", "PinpointLayers", "PinpointMetrics", "PinpointModels",
-                           "PinpointTraining"],
+                           "PinpointTraining", "CPinpointKernels", "COpenBLAS"],
             path: "Benchmarks/PinpointBenchmarks"),
 
         .testTarget(
