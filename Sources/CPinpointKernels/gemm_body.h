@@ -5,8 +5,8 @@
 // registers over KC.
 // A is read in place, broadcast element by element from its rows (or, transposed, its
 // columns): at the depths of these models (16-576) packing it cost more than it saved.
-// Packing applies B's transpose; edge panels are zero-padded, and edge tiles go through a small
-// buffer. With few rows of A, a plain B is read in place instead of packed.
+// Packing applies B's transpose; edge panels are zero-padded, and tiles short of columns go
+// through a small buffer. With few rows of A, a plain B is read in place instead of packed.
 
 #define GEMM_MR 12
 #define GEMM_NR 32
@@ -14,9 +14,9 @@
 #define GEMM_MC 144
 #define GEMM_NC 1024
 
-// C tile (MR x W, W = 32 or 16) = alpha (A rows x packed B panel over kc) (+ C with accumulate):
-// A[i, p] at a[i * row_step + p * depth_step]; rows past `rows` read row 0 again and their
-// results are dropped by the caller.
+// C tile (rows x W, rows <= MR, W = 32 or 16) = alpha (A rows x packed B panel over kc) (+ C
+// with accumulate): A[i, p] at a[i * row_step + p * depth_step]; rows past `rows` read row 0
+// again and are not stored.
 #define GEMM_MICRO(MR, W, VECTORS)                                                                               \
     static inline __attribute__((always_inline)) void PP_FN(gemm_micro_##MR##x##W)(                             \
         int kc, const float *a, ptrdiff_t row_step, ptrdiff_t depth_step, int rows, const float *restrict b,     \
@@ -39,9 +39,11 @@
         pp_v16 scale = SPLAT(alpha);                                                                             \
         _Pragma("clang loop unroll(full)") for (int i = 0; i < MR; i++) {                                        \
             float *out = c + i * ldc;                                                                            \
-            _Pragma("clang loop unroll(full)") for (int v = 0; v < VECTORS; v++) {                               \
-                pp_v16 value = alpha == 1 ? acc[i][v] : acc[i][v] * scale;                                       \
-                STORE(out + 16 * v, accumulate ? LOAD(out + 16 * v) + value : value);                            \
+            if (i < rows) {                                                                                      \
+                _Pragma("clang loop unroll(full)") for (int v = 0; v < VECTORS; v++) {                           \
+                    pp_v16 value = alpha == 1 ? acc[i][v] : acc[i][v] * scale;                                   \
+                    STORE(out + 16 * v, accumulate ? LOAD(out + 16 * v) + value : value);                        \
+                }                                                                                                \
             }                                                                                                    \
         }                                                                                                        \
     }
@@ -140,7 +142,8 @@ void PP_FN(pp_sgemm)(int trans_a, int trans_b, int m, int n, int k, float alpha,
                         int rows = mc - i < GEMM_MR ? mc - i : GEMM_MR;
                         const float *ap = a + (ptrdiff_t)(i0 + i) * row_step + (ptrdiff_t)p0 * depth_step;
                         float *ct = c + (ptrdiff_t)(i0 + i) * ldc + j0 + j;
-                        int full = rows == GEMM_MR && columns == width;
+                        // A tile stores only its `rows` rows; one short of columns goes through `edge`.
+                        int full = columns == width;
                         float *target = full ? ct : edge;
                         ptrdiff_t ldt = full ? ldc : GEMM_NR;
                         int add = full ? accumulate : 0;
