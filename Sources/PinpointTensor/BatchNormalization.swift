@@ -220,27 +220,31 @@ public func batchNormalizationBackward(_ outputGradient: Tensor, input x: Tensor
 /// selects compare values already loaded (see `activationGradient`).
 protocol ActivationDerivative {
     static func gradient(_ g: Float, preactivation z: Float) -> Float
+    static var activation: FusedActivation { get }
+}
+
+extension ActivationDerivative {
     /// The kernel sets' version of this activation, where they have one.
-    static var kernelActivation: pp_activation? { get }
+    static var kernelActivation: pp_activation? { activation.kernelActivation }
 }
 
 private enum LinearDerivative: ActivationDerivative {
     @inline(__always) static func gradient(_ g: Float, preactivation z: Float) -> Float { g }
-    static var kernelActivation: pp_activation? { PP_ACTIVATION_LINEAR }
+    static var activation: FusedActivation { .linear }
 }
 
 private enum ReLUDerivative: ActivationDerivative {
     @inline(__always) static func gradient(_ g: Float, preactivation z: Float) -> Float { z > 0 ? g : 0 }
-    static var kernelActivation: pp_activation? { PP_ACTIVATION_RELU }
+    static var activation: FusedActivation { .relu }
 }
 
 private enum ReLU6Derivative: ActivationDerivative {
     @inline(__always) static func gradient(_ g: Float, preactivation z: Float) -> Float { z > 0 && z < 6 ? g : 0 }
-    static var kernelActivation: pp_activation? { PP_ACTIVATION_RELU6 }
+    static var activation: FusedActivation { .relu6 }
 }
 
 private enum SigmoidDerivative: ActivationDerivative {
-    static var kernelActivation: pp_activation? { nil }
+    static var activation: FusedActivation { .sigmoid }
     @inline(__always) static func gradient(_ g: Float, preactivation z: Float) -> Float {
         let y = stableSigmoid(z)
         return g * y * (1 - y)
