@@ -5,7 +5,8 @@ import Dispatch
 /// (CPUID and the OS's saved register state): `avx512`, `avx2` (with FMA) or `generic`.
 /// `PINPOINT_CPU=generic|avx2|avx512` forces a set at most as wide as the CPU's, so every path
 /// can be tested on one machine; a set the CPU cannot run stops the process with a message.
-/// OpenBLAS, which carries the remaining GEMMs, makes its own choice (`BLAS.coreName`).
+/// The general GEMMs run on Pinpoint's SGEMM with the AVX-512 set and on OpenBLAS otherwise
+/// (`BLAS.engine`); OpenBLAS makes its own kernel choice (`BLAS.coreName`).
 ///
 /// ```swift
 /// print(KernelSet.current)   // "avx512" on a Zen 4 or a Skylake-SP
@@ -30,7 +31,7 @@ public enum KernelSet: String, CaseIterable, Sendable, CustomStringConvertible {
     /// `seconds` each.
     ///
     /// ```swift
-    /// print(KernelSet.measurePeakGigaflops())   // 2 cores of a 3.7 GHz Zen 4: about 470
+    /// print(KernelSet.measurePeakGigaflops())   // 2 cores of a Zen 4 (AVX-512 on 256-bit units): about 210
     /// ```
     public static func measurePeakGigaflops(seconds: Double = 0.25, repeats: Int = 3) -> Double {
         let table = kernels
@@ -75,6 +76,6 @@ public enum KernelSet: String, CaseIterable, Sendable, CustomStringConvertible {
     }
 }
 
-/// The kernel table in use (see `KernelSet`).
-/// The table is filled once and never written again, so sharing it across threads is safe.
+/// The kernel table in use (see `KernelSet`): filled once and never written again, so sharing it
+/// across threads is safe.
 nonisolated(unsafe) let kernels: pp_kernel_table = pp_kernels().pointee
