@@ -15,24 +15,24 @@ demo: deps
 # once with OpenBLAS in place of Pinpoint's own SGEMM where the CPU has AVX-512, then with the
 # default choice; the downstream examples run first so that last run's summary
 # closes the output.
+# One extra run of the suite with the environment $(1), its log in .build/test-$(2).log: only
+# its count is printed, or the whole log when it fails.
+define extra_suite
+echo "== the suite with $(1)"; \
+$(1) $(SWIFT) test --skip-build --disable-swift-testing > .build/test-$(2).log 2>&1 || { cat .build/test-$(2).log; exit 1; }; \
+grep -E '^\s*Executed [0-9]+ tests' .build/test-$(2).log | tail -n 1
+endef
+
 test: deps
 	$(SWIFT) build --build-tests
 	cd Examples/Downstream && $(SWIFT) build && $(SWIFT) run --skip-build CustomLayer && $(SWIFT) run --skip-build Localize
-	@best=$$(.build/debug/pinpoint cpu --supported | awk '{print $$NF}'); \
-	for set in $$(.build/debug/pinpoint cpu --supported); do \
+	@sets="$$(.build/debug/pinpoint cpu --supported)"; best="$${sets##* }"; \
+	for set in $$sets; do \
 		[ "$$set" = "$$best" ] && continue; \
-		echo "== the suite with PINPOINT_CPU=$$set"; \
-		PINPOINT_CPU=$$set $(SWIFT) test --skip-build --disable-swift-testing > .build/test-$$set.log 2>&1 \
-			|| { cat .build/test-$$set.log; exit 1; }; \
-		grep -E '^\s*Executed [0-9]+ tests' .build/test-$$set.log | tail -n 1; \
-	done
-	@if .build/debug/pinpoint cpu --supported | grep -qw avx512; then \
-		echo "== the suite with PINPOINT_GEMM=openblas"; \
-		PINPOINT_GEMM=openblas $(SWIFT) test --skip-build --disable-swift-testing > .build/test-gemm.log 2>&1 \
-			|| { cat .build/test-gemm.log; exit 1; }; \
-		grep -E '^\s*Executed [0-9]+ tests' .build/test-gemm.log | tail -n 1; \
-	fi
-	@echo "== the suite with the default kernel set ($$(.build/debug/pinpoint cpu --supported | awk '{print $$NF}'))"
+		$(call extra_suite,PINPOINT_CPU=$$set,$$set); \
+	done; \
+	if [ "$$best" = avx512 ]; then $(call extra_suite,PINPOINT_GEMM=openblas,gemm); fi; \
+	echo "== the suite with the default kernel set ($$best)"
 	$(SWIFT) test --skip-build --disable-swift-testing
 
 # Kernel throughput (GFLOP/s); see Docs/Performance.md. Pass ARGS="--json" for JSON lines.
