@@ -49,7 +49,8 @@ struct Bench: ParsableCommand {
             print(String(format: "%@ %@ at %dx%d, batch %d, %d threads, %@ kernels, %@, %@: %.2f images/s (min %.2f, max %.2f over %d steps), "
                          + "%.3f GFLOP/image, %.1f GFLOP/s, peak RSS %.0f MiB",
                          mode.rawValue, model, imageSize, imageSize, batch, Parallelism.threadCount, KernelSet.current.rawValue,
-                         BLAS.engine == .pinpoint ? "Pinpoint's SGEMM" : "OpenBLAS \(BLAS.coreName)", data.map { "batches from \($0)" } ?? "one generated batch", result.imagesPerSecond,
+                         BLAS.engine == .pinpoint ? "Pinpoint's SGEMM" : "OpenBLAS \(BLAS.coreName)",
+                         data.map { "batches from \($0)" } ?? "one generated batch", result.imagesPerSecond,
                          result.minimum, result.maximum, steps, result.flopsPerImage / 1e9, result.gigaflopsPerSecond, result.peakResidentMiB))
         }
         if let profiler { print(profiler.report(steps: steps)) }

@@ -7,8 +7,9 @@ struct CPU: ParsableCommand {
         abstract: "The kernel sets this CPU runs and the ones in use.",
         discussion: """
             Pinpoint's own kernels are built for several instruction sets (generic, avx2, avx512) in one binary and \
-            chosen at start-up from the CPU; PINPOINT_CPU forces a narrower set. OpenBLAS, which carries the other \
-            GEMMs, makes its own choice, which OPENBLAS_CORETYPE steers.
+            chosen at start-up from the CPU; PINPOINT_CPU forces a narrower set. The general GEMMs run on Pinpoint's \
+            SGEMM with the avx512 set and on OpenBLAS otherwise (PINPOINT_GEMM=openblas|pinpoint forces one); OpenBLAS \
+            makes its own kernel choice, which OPENBLAS_CORETYPE steers.
             """)
 
     @Flag(help: "Print only the supported kernel sets, narrowest first, one line (for scripts).") var supported = false
