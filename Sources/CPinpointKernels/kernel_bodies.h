@@ -225,17 +225,17 @@ void PP_FN(pp_batch_norm_moments)(const float *restrict src, ptrdiff_t row_begin
     }
 }
 
-// Swift's max(v, 0) and min(v, 6), NaN included: max(x, y) is y >= x ? y : x, min(x, y) is y < x ? y : x.
-#define SWIFT_RELU(v) (0.0f >= (v) ? 0.0f : (v))
-#define SWIFT_RELU6(v) ({ float m_ = SWIFT_RELU(v); 6.0f < m_ ? 6.0f : m_; })
-#define FOR_EACH_ACTIVATION(activation, body) \
-    switch (activation) {                    \
-    case PP_ACTIVATION_RELU: {               \
-        _Pragma("clang loop vectorize(enable)") body(SWIFT_RELU); break; } \
-    case PP_ACTIVATION_RELU6: {              \
-        _Pragma("clang loop vectorize(enable)") body(SWIFT_RELU6); break; } \
-    default: {                               \
-        _Pragma("clang loop vectorize(enable)") body(); break; } \
+// The activations as Swift computes them, NaN included: max(v, 0) is 0 >= v ? 0 : v, and
+// min(m, 6) is 6 < m ? 6 : m. Each kernel's loop is written once and instantiated per activation
+// (a switch inside the loop would stop it from vectorizing), as FOR_EACH_DERIVATIVE does below.
+#define ACTIVATE_LINEAR(v) (v)
+#define ACTIVATE_RELU(v) (0.0f >= (v) ? 0.0f : (v))
+#define ACTIVATE_RELU6(v) ({ float m_ = ACTIVATE_RELU(v); 6.0f < m_ ? 6.0f : m_; })
+#define FOR_EACH_ACTIVATION(activation, body)                \
+    switch (activation) {                                   \
+    case PP_ACTIVATION_RELU: body(ACTIVATE_RELU); break;    \
+    case PP_ACTIVATION_RELU6: body(ACTIVATE_RELU6); break;  \
+    default: body(ACTIVATE_LINEAR); break;                  \
     }
 
 void PP_FN(pp_bias_activation_rows)(float *restrict p, ptrdiff_t rows, int columns, const float *restrict bias,
@@ -243,12 +243,14 @@ void PP_FN(pp_bias_activation_rows)(float *restrict p, ptrdiff_t rows, int colum
     for (ptrdiff_t r = 0; r < rows; r++) {
         float *row = p + r * columns;
         if (bias) {
-#define BIASED(...) for (int c = 0; c < columns; c++) { float v = row[c] + bias[c]; row[c] = __VA_ARGS__(v); }
+#define BIASED(ACTIVATE) \
+    _Pragma("clang loop vectorize(enable)") for (int c = 0; c < columns; c++) { float v = row[c] + bias[c]; row[c] = ACTIVATE(v); }
             FOR_EACH_ACTIVATION(activation, BIASED)
 #undef BIASED
         } else {
             if (activation == PP_ACTIVATION_LINEAR) return;
-#define UNBIASED(...) for (int c = 0; c < columns; c++) { float v = row[c]; row[c] = __VA_ARGS__(v); }
+#define UNBIASED(ACTIVATE) \
+    _Pragma("clang loop vectorize(enable)") for (int c = 0; c < columns; c++) { float v = row[c]; row[c] = ACTIVATE(v); }
             FOR_EACH_ACTIVATION(activation, UNBIASED)
 #undef UNBIASED
         }
@@ -261,7 +263,11 @@ void PP_FN(pp_batch_norm_rows)(const float *restrict src, ptrdiff_t rows, int ch
     for (ptrdiff_t r = 0; r < rows; r++) {
         const float *x = src + r * channels;
         float *o = out + r * channels;
-#define NORMALIZE(...) for (int c = 0; c < channels; c++) { float v = (x[c] - mean[c]) * scale[c] + beta[c]; o[c] = __VA_ARGS__(v); }
+#define NORMALIZE(ACTIVATE)                                                           \
+    _Pragma("clang loop vectorize(enable)") for (int c = 0; c < channels; c++) {     \
+        float v = (x[c] - mean[c]) * scale[c] + beta[c];                              \
+        o[c] = ACTIVATE(v);                                                           \
+    }
         FOR_EACH_ACTIVATION(activation, NORMALIZE)
 #undef NORMALIZE
     }
@@ -327,8 +333,9 @@ void PP_FN(pp_batch_norm_input_gradient)(const float *restrict x, const float *r
 #undef GRAD_RELU
 #undef GRAD_RELU6
 #undef FOR_EACH_ACTIVATION
-#undef SWIFT_RELU
-#undef SWIFT_RELU6
+#undef ACTIVATE_LINEAR
+#undef ACTIVATE_RELU
+#undef ACTIVATE_RELU6
 
 typedef float pp_v4 __attribute__((ext_vector_type(4)));
 
