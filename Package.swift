@@ -46,7 +46,7 @@ let package = Package(
         .target(name: "PinpointData", dependencies: ["PinpointTensor", "CPinpointIO"]),
         .target(name: "PinpointLayers", dependencies: ["PinpointAutograd", "PinpointTensor"]),
         .target(name: "PinpointMetrics", dependencies: ["PinpointAutograd", "PinpointTensor"]),
-        .target(name: "PinpointOptimizers", dependencies: ["PinpointAutograd", "PinpointTensor"]),
+        .target(name: "PinpointOptimizers", dependencies: ["CPinpointKernels", "PinpointAutograd", "PinpointTensor"]),
         .target(name: "PinpointModels", dependencies: ["PinpointLayers", "PinpointOptimizers", "PinpointAutograd", "PinpointTensor"]),
         .target(name: "PinpointTraining",
                 dependencies: ["PinpointModels", "PinpointData", "PinpointLayers", "PinpointMetrics", "PinpointOptimizers",

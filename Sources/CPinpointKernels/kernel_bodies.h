@@ -284,6 +284,66 @@ void PP_FN(pp_batch_norm_rows)(const float *restrict src, ptrdiff_t rows, int ch
     default: body(GRAD_LINEAR); break;       \
     }
 
+// 2x2, stride-2 max pooling that records each window's maximum cell (0 top left, 1 top right,
+// 2 bottom left, 3 bottom right) as a float, for `MaxPoolWindows` in
+// Sources/PinpointTensor/ConvolutionPooling.swift.
+void PP_FN(pp_max_pool_windows_row)(const float *restrict input, int rows, int width, int pooled_width, int channels,
+                                    float *restrict out, float *restrict cells) {
+    for (int pw = 0; pw < pooled_width; pw++) {
+        int has_column = 2 * pw + 1 < width, has_row = rows > 1;
+        const float *x = input + (ptrdiff_t)2 * pw * channels, *below = x + (ptrdiff_t)width * channels;
+        for (int group = 0; group < channels; group += 16) {
+            pp_v16 best = LOAD(x + group), cell = 0;
+            // Window order, strictly greater: the first of equal values wins.
+#define CONSIDER(p, index) { pp_v16 v_ = LOAD(p); __typeof__(v_ > best) wins_ = v_ > best; \
+                             best = wins_ ? v_ : best; cell = wins_ ? SPLAT(index) : cell; }
+            if (has_column) CONSIDER(x + channels + group, 1)
+            if (has_row) CONSIDER(below + group, 2)
+            if (has_row && has_column) CONSIDER(below + channels + group, 3)
+#undef CONSIDER
+            STORE(out + (ptrdiff_t)pw * channels + group, best);
+            STORE(cells + (ptrdiff_t)pw * channels + group, cell);
+        }
+    }
+}
+
+void PP_FN(pp_route_windows)(const float *restrict cells, const float *restrict gradient, int row_parity, int first_column,
+                             int count, int covered, int channels, float *restrict out) {
+    for (int i = 0; i < count; i++) {
+        int column = first_column + i;
+        float *o = out + (ptrdiff_t)i * channels;
+        if (column < 0 || column >= covered) {
+            memset(o, 0, (size_t)channels * sizeof(float));
+            continue;
+        }
+        const ptrdiff_t offset = (ptrdiff_t)(column / 2) * channels;
+        const pp_v16 here = SPLAT(2 * row_parity + column % 2);
+        for (int group = 0; group < channels; group += 16) {
+            pp_v16 g = LOAD(gradient + offset + group);
+            STORE(o + group, LOAD(cells + offset + group) == here ? g : 0);
+        }
+    }
+}
+
+void PP_FN(pp_activation_gradient_rows)(const float *restrict g, const float *restrict y, ptrdiff_t rows, int channels,
+                                        pp_activation activation, float *restrict out, double *restrict bias_sums) {
+    for (ptrdiff_t r = 0; r < rows; r++) {
+        const float *gr = g + r * channels, *yr = y + r * channels;
+        const float *sum_from = gr;
+        if (out) {
+            float *o = out + r * channels;
+#define GRADIENT(GRAD) _Pragma("clang loop vectorize(enable)") for (int c = 0; c < channels; c++) o[c] = GRAD(gr[c], yr[c]);
+            FOR_EACH_DERIVATIVE(activation, GRADIENT)
+#undef GRADIENT
+            sum_from = o;
+        }
+        if (bias_sums) {
+#pragma clang loop vectorize(enable)
+            for (int c = 0; c < channels; c++) bias_sums[c] += (double)sum_from[c];
+        }
+    }
+}
+
 void PP_FN(pp_batch_norm_gradient_sums)(const float *restrict x, const float *restrict dy, ptrdiff_t row_begin,
                                         ptrdiff_t row_end, int channels, const float *restrict mean,
                                         const float *restrict scale, const float *restrict shift,
@@ -425,6 +485,28 @@ float PP_FN(pp_peak_multiply_adds)(long iterations) {
 #undef CHAINS
 }
 
+void PP_FN(pp_rmsprop_update)(float *restrict w, float *restrict v, float *restrict m, const float *restrict g, ptrdiff_t n,
+                              float learning_rate, float rho, float momentum, float epsilon) {
+    const float take = 1 - rho;
+    if (m) {
+#pragma clang loop vectorize(enable)
+        for (ptrdiff_t j = 0; j < n; j++) {
+            float gj = g[j], vj = v[j] * rho + gj * gj * take;
+            float mj = m[j] * momentum + gj * learning_rate / __builtin_elementwise_sqrt(vj + epsilon);
+            v[j] = vj;
+            m[j] = mj;
+            w[j] = w[j] - mj;
+        }
+    } else {
+#pragma clang loop vectorize(enable)
+        for (ptrdiff_t j = 0; j < n; j++) {
+            float gj = g[j], vj = v[j] * rho + gj * gj * take;
+            v[j] = vj;
+            w[j] = w[j] - gj * learning_rate / __builtin_elementwise_sqrt(vj + epsilon);
+        }
+    }
+}
+
 #if PP_GEMM
 #include "gemm_body.h"
 #endif
@@ -441,6 +523,10 @@ void PP_FN(pp_fill_table)(pp_kernel_table *t) {
     t->direct_conv_row = PP_FN(pp_direct_conv_row);
     t->direct_kernel_gradient_row9 = PP_FN(pp_direct_kernel_gradient_row9);
     t->max_pool_row = PP_FN(pp_max_pool_row);
+    t->max_pool_windows_row = PP_FN(pp_max_pool_windows_row);
+    t->route_windows = PP_FN(pp_route_windows);
+    t->activation_gradient_rows = PP_FN(pp_activation_gradient_rows);
+    t->rmsprop_update = PP_FN(pp_rmsprop_update);
     t->depthwise3x3_row = PP_FN(pp_depthwise3x3_row);
     t->depthwise3x3_kernel_gradient_row = PP_FN(pp_depthwise3x3_kernel_gradient_row);
     t->bias_activation_rows = PP_FN(pp_bias_activation_rows);

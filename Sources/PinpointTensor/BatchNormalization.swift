@@ -217,7 +217,8 @@ public func batchNormalizationBackward(_ outputGradient: Tensor, input x: Tensor
 
 /// dy * activation'(z) at the pre-activation value z, as a type so each backward loop is compiled
 /// once per activation: a switch inside the loop stopped it from vectorizing (3x slower). The
-/// selects compare values already loaded (see `activationGradient`).
+/// selects compare values already loaded: a load under the condition compiles to a branch, which
+/// mispredicts on ReLU's random signs.
 protocol ActivationDerivative {
     static func gradient(_ g: Float, preactivation z: Float) -> Float
     static var activation: FusedActivation { get }

@@ -97,24 +97,20 @@ public func biasActivationBackward(_ outputGradient: Tensor, output: Tensor, act
     let partials = UnsafeMutablePointer<Double>.allocate(capacity: biasGradient ? workers * channels : 1)
     defer { partials.deallocate() }
     if biasGradient { partials.initialize(repeating: 0, count: workers * channels) }
-    // Each worker takes a block of rows: the activation's gradient row by row, then (while the row
-    // is in L1) its sum into the worker's own bias partials. Linear: the gradient passes unchanged.
+    // Each worker takes a share of the rows: the activation's gradient row by row, then (while the
+    // row is in L1) its sum into the worker's own bias partials. Linear: the gradient passes unchanged.
     func run(into out: UnsafeMutablePointer<Float>?) {
         let gp = g.basePointer, yp = y.basePointer
         forEachWorker(limit: workers) { worker, total in
-            let acc = partials + worker * channels
-            let rowsPerBlock = Swift.max(1, 4096 / Swift.max(channels, 1))
-            var r = rows * worker / total
-            let end = rows * (worker + 1) / total
-            while r < end {
-                let count = Swift.min(rowsPerBlock, end - r)
-                var block = UnsafePointer(gp + r * channels)
-                if let out {
-                    activationGradient(out + r * channels, gp + r * channels, yp + r * channels, count * channels, activation)
-                    block = UnsafePointer(out + r * channels)
-                }
-                if biasGradient { sumRows(block, rows: count, columns: channels, into: acc) }
-                r += count
+            let acc = biasGradient ? partials + worker * channels : nil
+            let first = rows * worker / total, count = rows * (worker + 1) / total - first
+            let (gr, yr, o) = (gp + first * channels, yp + first * channels, out.map { $0 + first * channels })
+            if let kernelActivation = activation.kernelActivation {
+                kernels.activation_gradient_rows(gr, yr, count, Int32(channels), kernelActivation, o, acc)
+            } else {
+                // Sigmoid (a model's small output layer): dy y (1 - y), then the same sums.
+                for i in 0..<count * channels { o![i] = gr[i] * yr[i] * (1 - yr[i]) }
+                kernels.activation_gradient_rows(o!, o!, count, Int32(channels), PP_ACTIVATION_LINEAR, nil, acc)
             }
         }
     }
@@ -134,35 +130,4 @@ public func biasActivationBackward(_ outputGradient: Tensor, output: Tensor, act
         }
     }
     return (dz, db)
-}
-
-/// dz = dy * activation'(z), from y = activation(z), for `n` values.
-@inline(__always)
-func activationGradient(_ out: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ n: Int,
-                                _ activation: FusedActivation) {
-    switch activation {
-    case .linear: out.update(from: g, count: n)
-    // Both values are loaded before the select: a load under the condition compiles to a branch
-    // (LLVM may not hoist it), which mispredicts on ReLU's random signs and runs 3x slower.
-    case .relu:
-        for i in 0..<n {
-            let (gi, yi) = (g[i], y[i])
-            out[i] = yi > 0 ? gi : 0
-        }
-    case .relu6:
-        for i in 0..<n {
-            let (gi, yi) = (g[i], y[i])
-            out[i] = yi > 0 && yi < 6 ? gi : 0
-        }
-    case .sigmoid: for i in 0..<n { out[i] = g[i] * y[i] * (1 - y[i]) }
-    }
-}
-
-/// acc[c] += sum over rows of x[row, c], in Double.
-@inline(__always)
-private func sumRows(_ x: UnsafePointer<Float>, rows: Int, columns: Int, into acc: UnsafeMutablePointer<Double>) {
-    for r in 0..<rows {
-        let row = x + r * columns
-        for c in 0..<columns { acc[c] += Double(row[c]) }
-    }
 }

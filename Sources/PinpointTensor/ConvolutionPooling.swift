@@ -90,66 +90,38 @@ public func conv2DMaxPool(recordingWindows input: Tensor, kernel: Tensor, stride
 /// contiguously (channels in multiples of 16), recording each window's maximum cell: pooled
 /// pixel pw takes columns 2pw and 2pw + 1 where they exist, compared in window order (row, then
 /// column) so the first of equal values wins, as `maxPool2DBackprop` routes.
+@inline(__always)
 func maxPoolRowRecordingWindows(_ input: UnsafePointer<Float>, rowCount: Int, width: Int, pooledWidth: Int, channels: Int,
                                 into out: UnsafeMutablePointer<Float>, cells: UnsafeMutablePointer<Float>) {
-    typealias V = SIMD16<Float>
-    func load(_ r: Int, _ c: Int, _ group: Int) -> V { UnsafeRawPointer(input + (r * width + c) * channels + group).loadUnaligned(as: V.self) }
-    for pw in 0..<pooledWidth {
-        let hasColumn = 2 * pw + 1 < width, hasRow = rowCount > 1
-        for group in stride(from: 0, to: channels, by: 16) {
-            var best = load(0, 2 * pw, group), cell = V()
-            // A compare and a blend per cell (pointwiseMax goes lane by lane through Float.maximum).
-            func consider(_ value: V, _ index: Float) {
-                let wins = value .> best
-                best.replace(with: value, where: wins)
-                cell.replace(with: index, where: wins)
-            }
-            if hasColumn { consider(load(0, 2 * pw + 1, group), 1) }
-            if hasRow { consider(load(1, 2 * pw, group), 2) }
-            if hasRow && hasColumn { consider(load(1, 2 * pw + 1, group), 3) }
-            UnsafeMutableRawPointer(out + pw * channels + group).storeBytes(of: best, as: V.self)
-            UnsafeMutableRawPointer(cells + pw * channels + group).storeBytes(of: cell, as: V.self)
-        }
-    }
+    kernels.max_pool_windows_row(input, Int32(rowCount), Int32(width), Int32(pooledWidth), Int32(channels), out, cells)
 }
 
-/// One pixel of the gradient the windows route back to the pooling's input, all `channels`
-/// (multiples of 16): the window's pooled gradient (at `gradient`) where its maximum cell (at
-/// `cells`) is the pixel's `cell`, zero elsewhere. The one routing rule, for the rows below and
-/// for `WinogradSource`'s tiles.
+/// Columns `firstColumn ..< firstColumn + count` of row `row` of image `n` of the gradient the
+/// windows route back to the pooling's input (`out`, count x channels floats): each pooled
+/// gradient at its window's maximum cell, zeros elsewhere, in rows and columns no window covers
+/// and outside the image. The one routing rule, for whole rows below and for `WinogradSource`'s
+/// tiles.
 @inline(__always)
-func routeWindowCell(_ cell: Float, cells: UnsafePointer<Float>, gradient: UnsafePointer<Float>, channels: Int,
-                     into out: UnsafeMutablePointer<Float>) {
-    typealias V = SIMD16<Float>
-    for group in stride(from: 0, to: channels, by: 16) {
-        let g = UnsafeRawPointer(gradient + group).loadUnaligned(as: V.self)
-        let here = UnsafeRawPointer(cells + group).loadUnaligned(as: V.self) .== cell
-        UnsafeMutableRawPointer(out + group).storeBytes(of: V().replacing(with: g, where: here), as: V.self)
+func routeWindows(cells: UnsafePointer<Float>, pooledGradient gz: UnsafePointer<Float>, inputShape: (height: Int, width: Int, channels: Int),
+                  pooledShape: (height: Int, width: Int), image n: Int, row: Int, firstColumn: Int, count: Int,
+                  into out: UnsafeMutablePointer<Float>) {
+    let channels = inputShape.channels
+    guard row >= 0, row < inputShape.height, row / 2 < pooledShape.height else {
+        out.update(repeating: 0, count: count * channels)
+        return
     }
+    let offset = (n * pooledShape.height + row / 2) * pooledShape.width * channels
+    kernels.route_windows(cells + offset, gz + offset, Int32(row % 2), Int32(firstColumn), Int32(count),
+                          Int32(Swift.min(inputShape.width, 2 * pooledShape.width)), Int32(channels), out)
 }
 
-/// Row `row` of image `n` of the gradient the windows route back to the pooling's input: each
-/// pooled gradient to its window's maximum cell, zeros elsewhere (and in rows and columns no
-/// window covers).
+/// Row `row` of image `n` of the gradient the windows route back to the pooling's input.
 @inline(__always)
 func routeWindowsRow(_ windows: MaxPoolWindows, pooledGradient gz: UnsafePointer<Float>, image n: Int, row: Int,
                      into out: UnsafeMutablePointer<Float>) {
-    let (width, channels) = (windows.inputShape[2], windows.inputShape[3])
-    let (pooledHeight, pooledWidth) = (windows.outputShape[1], windows.outputShape[2])
-    let pr = row / 2
-    guard pr < pooledHeight else {
-        out.update(repeating: 0, count: width * channels)
-        return
-    }
-    let first = Float(row % 2 * 2)
-    let offset = ((n * pooledHeight + pr) * pooledWidth) * channels
-    let cells = UnsafePointer(windows.cells.basePointer + offset), gradient = gz + offset
-    for pw in 0..<pooledWidth {
-        let (c, g, left) = (cells + pw * channels, gradient + pw * channels, out + 2 * pw * channels)
-        routeWindowCell(first, cells: c, gradient: g, channels: channels, into: left)
-        if 2 * pw + 1 < width { routeWindowCell(first + 1, cells: c, gradient: g, channels: channels, into: left + channels) }
-    }
-    (out + 2 * pooledWidth * channels).update(repeating: 0, count: (width - Swift.min(width, 2 * pooledWidth)) * channels)
+    let shape = windows.inputShape, pooled = windows.outputShape
+    routeWindows(cells: windows.cells.basePointer, pooledGradient: gz, inputShape: (shape[1], shape[2], shape[3]),
+                 pooledShape: (pooled[1], pooled[2]), image: n, row: row, firstColumn: 0, count: shape[2], into: out)
 }
 
 /// The gradient of 2x2 max pooling from its recorded windows: `pooledGradient` routed to each

@@ -105,6 +105,100 @@ final class KernelSetTests: XCTestCase {
         }
     }
 
+    func testPoolingWindowsRecordTheFirstMaximumCellAndRouteBackToIt() {
+        var rng = SeededGenerator(seed: 16)
+        // Odd width: the last window has one column; one row: the bottom cells are missing.
+        let width = 7, pooledWidth = 4, channels = 32
+        let input = random(2 * width * channels, &rng).map { ($0 * 2).rounded() }  // many ties
+        forEachSupportedSet { set, table in
+            for rows in 1...2 {
+                var out = [Float](repeating: .nan, count: pooledWidth * channels), cells = out
+                table.max_pool_windows_row(input, Int32(rows), Int32(width), Int32(pooledWidth), Int32(channels), &out, &cells)
+                for pw in 0..<pooledWidth {
+                    for ch in 0..<channels {
+                        var (best, cell) = (input[2 * pw * channels + ch], 0)
+                        for (index, (r, c)) in [(0, 1), (1, 0), (1, 1)].enumerated() where r < rows && 2 * pw + c < width {
+                            let v = input[(r * width + 2 * pw + c) * channels + ch]
+                            if v > best { (best, cell) = (v, index + 1) }
+                        }
+                        XCTAssertEqual(out[pw * channels + ch], best, "\(set) rows \(rows) window \(pw) channel \(ch)")
+                        XCTAssertEqual(cells[pw * channels + ch], Float(cell), "\(set) rows \(rows) window \(pw) channel \(ch)")
+                    }
+                }
+                // Routing row `parity` back from columns -2 to 8: each pixel gets the pooled
+                // gradient where it is its window's recorded cell; zeros off the covered columns.
+                let gradient = random(pooledWidth * channels, &rng), covered = 7
+                for parity in 0..<rows {
+                    var routed = [Float](repeating: .nan, count: 11 * channels)
+                    table.route_windows(cells, gradient, Int32(parity), -2, 11, Int32(covered), Int32(channels), &routed)
+                    for i in 0..<11 {
+                        let column = i - 2
+                        for ch in 0..<channels {
+                            var expected: Float = 0
+                            if column >= 0 && column < covered && cells[column / 2 * channels + ch] == Float(2 * parity + column % 2) {
+                                expected = gradient[column / 2 * channels + ch]
+                            }
+                            XCTAssertEqual(routed[i * channels + ch], expected, "\(set) row \(parity) column \(column) channel \(ch)")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    func testActivationGradientsAndBiasSumsMatchTheirDefinitions() {
+        var rng = SeededGenerator(seed: 17)
+        let rows = 5, channels = 24
+        // Outputs of each activation, with exact zeros and sixes where the derivative switches.
+        let y = random(rows * channels, &rng).map { $0 * 4 + 2 }.enumerated().map { $0.offset % 7 == 0 ? 0 : $0.offset % 11 == 0 ? 6 : $0.element }
+        let dy = random(rows * channels, &rng)
+        let derivatives: [(pp_activation, (Float, Float) -> Float)] = [
+            (PP_ACTIVATION_LINEAR, { g, _ in g }), (PP_ACTIVATION_RELU, { g, y in y > 0 ? g : 0 }),
+            (PP_ACTIVATION_RELU6, { g, y in y > 0 && y < 6 ? g : 0 }),
+        ]
+        forEachSupportedSet { set, table in
+            for (activation, derivative) in derivatives {
+                let expected = zip(dy, y).map { derivative($0, $1) }
+                var out = [Float](repeating: .nan, count: rows * channels), sums = [Double](repeating: 0.5, count: channels)
+                table.activation_gradient_rows(dy, y, rows, Int32(channels), activation, &out, &sums)
+                XCTAssertEqual(out, expected, "\(set) activation \(activation.rawValue)")
+                for c in 0..<channels {
+                    var sum = 0.5
+                    for r in 0..<rows { sum += Double(expected[r * channels + c]) }
+                    XCTAssertEqual(sums[c], sum, "\(set) activation \(activation.rawValue) channel \(c)")
+                }
+            }
+            // Without an output the sums are dy's own.
+            var sums = [Double](repeating: 0, count: channels)
+            table.activation_gradient_rows(dy, y, rows, Int32(channels), PP_ACTIVATION_LINEAR, nil, &sums)
+            for c in 0..<channels {
+                XCTAssertEqual(sums[c], (0..<rows).reduce(0.0) { $0 + Double(dy[$1 * channels + c]) }, "\(set) channel \(c)")
+            }
+        }
+    }
+
+    func testRMSpropUpdatesRoundAsKerasFormulaIsWritten() {
+        var rng = SeededGenerator(seed: 19)
+        let n = 37  // two vectors and a remainder
+        let w = random(n, &rng), v = random(n, &rng).map { abs($0) }, m = random(n, &rng), g = random(n, &rng)
+        let (lr, rho, momentum, epsilon): (Float, Float, Float, Float) = (1e-3, 0.9, 0.9, 1e-7)
+        forEachSupportedSet { set, table in
+            for withMomentum in [false, true] {
+                var (w1, v1, m1) = (w, v, m)
+                if withMomentum { table.rmsprop_update(&w1, &v1, &m1, g, n, lr, rho, momentum, epsilon) }
+                else { table.rmsprop_update(&w1, &v1, nil, g, n, lr, rho, momentum, epsilon) }
+                for j in 0..<n {
+                    let vj = v[j] * rho + g[j] * g[j] * (1 - rho)
+                    let increment = g[j] * lr / (vj + epsilon).squareRoot()
+                    let mj = m[j] * momentum + increment
+                    XCTAssertEqual(v1[j].bitPattern, vj.bitPattern, "\(set) momentum \(withMomentum) v[\(j)]")
+                    XCTAssertEqual(w1[j].bitPattern, (withMomentum ? w[j] - mj : w[j] - increment).bitPattern, "\(set) w[\(j)]")
+                    XCTAssertEqual(m1[j].bitPattern, (withMomentum ? mj : m[j]).bitPattern, "\(set) momentum \(withMomentum) m[\(j)]")
+                }
+            }
+        }
+    }
+
     /// B^T, A^T (Winograd.swift's header) for F(4x4, 3x3).
     private let bT: [[Double]] = [[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0],
                                   [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]]
@@ -281,7 +375,7 @@ final class KernelSetTests: XCTestCase {
         var rng = SeededGenerator(seed: 18)
         for set in sets {
             let sgemm = pp_kernels_for(set.cValue)!.pointee.sgemm!
-            for (m, n, k) in [(1, 1, 1), (13, 33, 7), (150, 70, 300), (12, 32, 256), (5, 1030, 3), (40, 48, 300)] {
+            for (m, n, k) in [(1, 1, 1), (13, 33, 7), (150, 70, 300), (12, 32, 256), (5, 1030, 3), (40, 48, 300), (40, 700, 300)] {
                 for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
                     for (alpha, beta) in [(Float(1), Float(0)), (1, 1), (0.5, -2)] {
                         let lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 2, ldc = n + 5

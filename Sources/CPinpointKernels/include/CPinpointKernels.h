@@ -89,6 +89,32 @@ typedef struct {
     void (*depthwise3x3_kernel_gradient_row)(const float *r0, ptrdiff_t row_stride, ptrdiff_t step, int channels,
                                              const float *dy, int kernel_rows, int count, float *dk);
 
+    // 2x2, stride-2 max pooling with its windows' maximum cells (MaxPoolWindows in
+    // Sources/PinpointTensor/ConvolutionPooling.swift); channels in multiples of 16.
+
+    /// One pooled row from `rows` (1 or 2) rows of `width` pixels held contiguously: pooled pixel
+    /// pw takes columns 2pw and 2pw + 1 where they exist, compared in window order (row, then
+    /// column), the first of equal values winning; its cell (0 to 3, as a float) goes to cells.
+    void (*max_pool_windows_row)(const float *input, int rows, int width, int pooled_width, int channels, float *out,
+                                 float *cells);
+    /// `count` pixels of a row of the gradient the windows route back, from column
+    /// `first_column`: each the pooled gradient where the pixel (cell 2 row_parity + column % 2
+    /// of window column / 2) is its window's maximum cell, else zero; zero outside [0, covered).
+    /// cells and gradient point at the pooled row.
+    void (*route_windows)(const float *cells, const float *gradient, int row_parity, int first_column, int count,
+                          int covered, int channels, float *out);
+    /// dz = dy through the activation at its output y (linear, ReLU or ReLU6) into out, unless
+    /// out is NULL (linear: dz is dy); then, unless bias_sums is NULL, bias_sums[c] += dz[r, c]
+    /// in double, row by row.
+    void (*activation_gradient_rows)(const float *dy, const float *y, ptrdiff_t rows, int channels,
+                                     pp_activation activation, float *_Nullable out, double *_Nullable bias_sums);
+
+    /// Keras's RMSprop (not centered) over n weights in place: v = rho v + (1 - rho) g^2,
+    /// increment = g lr / sqrt(v + epsilon), then m = momentum m + increment and w -= m, or
+    /// w -= increment when m is NULL; each operation rounded as written.
+    void (*rmsprop_update)(float *w, float *v, float *_Nullable m, const float *g, ptrdiff_t n, float learning_rate,
+                           float rho, float momentum, float epsilon);
+
     /// p = activation(p + bias) in place for `rows` rows of `columns` values; bias (columns
     /// values) may be NULL. Each operation is rounded as written, max and min as Swift's
     /// (NaN passes through ReLU).
