@@ -6,7 +6,8 @@
 // A is read in place, broadcast element by element from its rows (or, transposed, its
 // columns): at the depths of these models (16-576) packing it cost more than it saved.
 // Packing applies B's transpose; edge panels are zero-padded, and tiles short of columns go
-// through a small buffer. With few rows of A, a plain B is read in place instead of packed.
+// through a small buffer. With few rows of A, a plain B is read in place instead of packed, and a
+// transposed B with many columns swaps the operands' roles (C^T = B A^T) so that it is read in place.
 
 #define GEMM_MR 12
 #define GEMM_NR 32
@@ -111,6 +112,33 @@ void PP_FN(pp_sgemm)(int trans_a, int trans_b, int m, int n, int k, float alpha,
     }
     if (k <= 0) {
         if (beta == 0) for (int i = 0; i < m; i++) memset(c + i * ldc, 0, (size_t)n * sizeof(float));
+        return;
+    }
+    // Few rows of A against a transposed B with many columns (a Dense layer's input gradient, dY
+    // W^T: 40 x 50176 x 1024): packing B would copy all of W for 40 rows' use, so the product runs
+    // as C^T = op(B)^T op(A)^T, where W is read in place and only the small A is packed. Each
+    // element's sum is the same, product by product; C^T goes through a per-thread buffer.
+    if (trans_b && m <= 4 * GEMM_MR && n >= 16 * m) {
+        static _Thread_local float *transposed;
+        static _Thread_local size_t transposed_count;
+        size_t count = (size_t)m * (size_t)n;
+        if (count > transposed_count) {
+            free(transposed);
+            transposed = aligned_alloc(64, sizeof(float) * ((count + 15) / 16 * 16));
+            if (!transposed) abort();
+            transposed_count = count;
+        }
+        PP_FN(pp_sgemm)(0, !trans_a, n, m, k, alpha, b, ldb, a, lda, 0, transposed, m);
+        // By blocks of 64 columns, whose rows of C^T stay in L1 while each row of C takes them.
+        for (int j0 = 0; j0 < n; j0 += 64) {
+            int end = n - j0 < 64 ? n : j0 + 64;
+            for (int i = 0; i < m; i++) {
+                float *row = c + (ptrdiff_t)i * ldc;
+                const float *column = transposed + i;
+                if (beta == 0) for (int j = j0; j < end; j++) row[j] = column[(ptrdiff_t)j * m];
+                else for (int j = j0; j < end; j++) row[j] += column[(ptrdiff_t)j * m];
+            }
+        }
         return;
     }
     // Per thread, kept for the thread's life: Pinpoint's workers call this many times per step.
