@@ -107,6 +107,28 @@ for row in rows {
     _ = report(row.name, flops: row.flops, seconds: row.seconds, reference: row.heldToBar ? reference : nil)
 }
 
+// The same layers as training runs them, fused with their 2x2 max pooling: the forward pass that
+// records each window's maximum, then the input and kernel gradients from the pooled gradient.
+for (index, (size, cin, cout)) in layers.enumerated() {
+    let x = Tensor.uniform([options.batch, size, size, cin], low: -1, high: 1, using: &rng)
+    let k = Tensor.glorotUniform([3, 3, cin, cout], using: &rng)
+    let g = try Conv2DGeometry(inputShape: x.shape, kernelShape: k.shape, strides: (1, 1), padding: .same, dilation: (1, 1))
+    guard let (pooled, windows) = conv2DMaxPool(recordingWindows: x, kernel: k, padding: .same, activation: .relu) else { continue }
+    let dz = Tensor.uniform(pooled.shape, low: -1, high: 1, using: &rng)
+    let name = "conv\(index + 1)+pool \(cin)->\(cout) at \(size)"
+    _ = report(name + " forward", flops: g.flops, seconds: measure(options.repeats) {
+        _ = conv2DMaxPool(recordingWindows: x, kernel: k, padding: .same, activation: .relu)
+    }, reference: nil)
+    if index > 0 {
+        _ = report(name + " input gradient", flops: g.flops, seconds: measure(options.repeats) {
+            _ = conv2DMaxPoolBackpropInput(windows: windows, pooledGradient: dz, kernel: k, inputShape: x.shape, padding: .same)
+        }, reference: nil)
+    }
+    _ = report(name + " kernel gradient", flops: g.flops, seconds: measure(options.repeats) {
+        _ = conv2DMaxPoolBackpropKernel(x, windows: windows, pooledGradient: dz, kernelShape: k.shape, padding: .same)
+    }, reference: nil)
+}
+
 // The two GEMM engines, one thread, at the models' shapes: Winograd's products for the CNN's
 // last layer (28 and 56 tiles) and its kernel gradient (A transposed), MobileNetV2's 1x1
 // convolutions, the Dense layer's input gradient (B transposed), and 1024^3. Pinpoint's SGEMM
