@@ -238,6 +238,23 @@ void PP_FN(pp_batch_norm_moments)(const float *restrict src, ptrdiff_t row_begin
     default: body(ACTIVATE_LINEAR); break;                  \
     }
 
+void PP_FN(pp_depthwise_scatter_row)(const float *restrict dy, const float *restrict taps, int window, int width,
+                                     int stride, int pad_before, int dilation, int input_width, int channels,
+                                     float *restrict dx) {
+    for (int kw = 0; kw < window; kw++) {
+        const float *tap = taps + (ptrdiff_t)kw * channels;
+        for (int ow = 0; ow < width; ow++) {
+            int iw = ow * stride - pad_before + kw * dilation;
+            if (iw < 0 || iw >= input_width) continue;
+            float *x = dx + (ptrdiff_t)iw * channels;
+            const float *g = dy + (ptrdiff_t)ow * channels;
+            for (int group = 0; group < channels; group += 16) {
+                STORE(x + group, LOAD(x + group) + LOAD(g + group) * LOAD(tap + group));
+            }
+        }
+    }
+}
+
 void PP_FN(pp_bias_activation_rows)(float *restrict p, ptrdiff_t rows, int columns, const float *restrict bias,
                                     pp_activation activation) {
     for (ptrdiff_t r = 0; r < rows; r++) {
@@ -529,6 +546,7 @@ void PP_FN(pp_fill_table)(pp_kernel_table *t) {
     t->rmsprop_update = PP_FN(pp_rmsprop_update);
     t->depthwise3x3_row = PP_FN(pp_depthwise3x3_row);
     t->depthwise3x3_kernel_gradient_row = PP_FN(pp_depthwise3x3_kernel_gradient_row);
+    t->depthwise_scatter_row = PP_FN(pp_depthwise_scatter_row);
     t->bias_activation_rows = PP_FN(pp_bias_activation_rows);
     t->batch_norm_moments = PP_FN(pp_batch_norm_moments);
     t->batch_norm_rows = PP_FN(pp_batch_norm_rows);

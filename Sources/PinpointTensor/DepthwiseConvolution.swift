@@ -107,6 +107,11 @@ public func depthwiseConv2DBackpropInput(_ outputGradient: Tensor, kernel: Tenso
                             let ih = h.start(oh) + kh * h.dilation
                             if ih < 0 || ih >= h.input { continue }
                             let inputRow = dx + (n * h.input + ih) * w.input * c
+                            if m == 1 && c % 16 == 0 {
+                                kernels.depthwise_scatter_row(g0, taps + kh * w.window * c, Int32(w.window), Int32(w.output), Int32(w.stride),
+                                                              Int32(w.padBefore), Int32(w.dilation), Int32(w.input), Int32(c), inputRow)
+                                continue
+                            }
                             for kw in 0..<w.window {
                                 let tap = taps + (kh * w.window + kw) * cm
                                 for ow in 0..<w.output {

@@ -177,6 +177,27 @@ final class KernelSetTests: XCTestCase {
         }
     }
 
+    func testTheDepthwiseScatterAddsAsTheScalarLoopDoes() {
+        var rng = SeededGenerator(seed: 20)
+        // Stride 2, window 3, one column of padding: the first and last taps fall off the edges.
+        let (window, width, stride, padBefore, inputWidth, channels) = (3, 4, 2, 1, 8, 32)
+        let dy = random(width * channels, &rng), taps = random(window * channels, &rng), start = random(inputWidth * channels, &rng)
+        var expected = start
+        for kw in 0..<window {
+            for ow in 0..<width {
+                let iw = ow * stride - padBefore + kw
+                guard iw >= 0 && iw < inputWidth else { continue }
+                for ch in 0..<channels { expected[iw * channels + ch] += dy[ow * channels + ch] * taps[kw * channels + ch] }
+            }
+        }
+        forEachSupportedSet { set, table in
+            var dx = start
+            table.depthwise_scatter_row(dy, taps, Int32(window), Int32(width), Int32(stride), Int32(padBefore), 1, Int32(inputWidth),
+                                        Int32(channels), &dx)
+            XCTAssertEqual(dx.map(\.bitPattern), expected.map(\.bitPattern), "\(set)")
+        }
+    }
+
     func testRMSpropUpdatesRoundAsKerasFormulaIsWritten() {
         var rng = SeededGenerator(seed: 19)
         let n = 37  // two vectors and a remainder

@@ -115,6 +115,14 @@ typedef struct {
     void (*rmsprop_update)(float *w, float *v, float *_Nullable m, const float *g, ptrdiff_t n, float learning_rate,
                            float rho, float momentum, float epsilon);
 
+    /// One output row's share of a depthwise convolution's input gradient (channel multiplier 1,
+    /// channels in multiples of 16): for each of the `window` taps of one kernel row (taps[kw *
+    /// channels + ch]) and each of the `width` output pixels, dx[iw] += dy[ow] * tap, iw = ow *
+    /// stride - pad_before + kw * dilation where it lies in [0, input_width); kw, then ow, as the
+    /// scalar scatter adds them.
+    void (*depthwise_scatter_row)(const float *dy, const float *taps, int window, int width, int stride, int pad_before,
+                                  int dilation, int input_width, int channels, float *dx);
+
     /// p = activation(p + bias) in place for `rows` rows of `columns` values; bias (columns
     /// values) may be NULL. Each operation is rounded as written, max and min as Swift's
     /// (NaN passes through ReLU).
