@@ -47,6 +47,10 @@ struct BiasActivation {
 
     var isIdentity: Bool { bias == nil && activation == .linear }
 
+    /// Whether applying this after a maximum gives what applying it before does: a per-channel
+    /// bias and a non-decreasing activation whose rounding keeps the order (sigmoid's exp may not).
+    var commutesWithMaximum: Bool { [.linear, .relu, .relu6].contains(activation) }
+
     /// Applies to `rows` rows of the output at `p` (each `columns` = channels wide).
     func apply(_ p: UnsafeMutablePointer<Float>, rows: Int, columns: Int) {
         if isIdentity { return }

@@ -52,7 +52,7 @@ public func conv2DMaxPool(_ input: Tensor, kernel: Tensor, strides: (Int, Int) =
         // left; the pooled maximum then takes the epilogue, which commutes with it for these
         // activations.
         if usesWinograd(g), g.outChannels % 16 == 0, poolSize == (2, 2), poolStrides ?? poolSize == (2, 2), pooling.height.padBefore == 0,
-           pooling.width.padBefore == 0, [.linear, .relu, .relu6].contains(activation) {
+           pooling.width.padBefore == 0, epilogue.commutesWithMaximum {
             return winogradConv2D(input, kernel: kernel, g, epilogue: epilogue, pooled: (pooling.height.output, pooling.width.output))
         }
         if usesDirectConvolution(g) {

@@ -31,11 +31,16 @@ func directConv2D(_ x: Tensor, kernel w: Tensor, _ g: Conv2DGeometry, epilogue: 
     let rowLength = paddedWidth * cin
     let outputRows = pooling?.height.output ?? h.output
     let convolutionRowSize = wd.output * cout
+    // Pooled without recording windows, the epilogue runs on the pooled rows: a bias and a
+    // non-decreasing activation commute with the maximum, and there are a quarter as many values.
+    // Recording windows, it runs first, so that the cells are those of the activated output, as
+    // the backward pass routes them.
+    let epilogueAfterPooling = pooling != nil && windows == nil && epilogue.commutesWithMaximum
     /// Convolution output row `oh` of image `n` into `o`, through the padded-rows buffer.
     func convolutionRow(_ n: Int, _ oh: Int, _ padded: UnsafeMutablePointer<Float>, _ o: UnsafeMutablePointer<Float>) {
         copyWindowRows(x.basePointer, image: n, outputRow: oh, g, into: padded, rowLength: rowLength)
         directConvolutionRow(padded, rowLength: rowLength, w.basePointer, o, g)
-        epilogue.apply(o, rows: wd.output, columns: cout)
+        if !epilogueAfterPooling { epilogue.apply(o, rows: wd.output, columns: cout) }
     }
     let shape = pooling.map { $0.outputShape(channels: cout) } ?? g.outputShape
     return withExtendedLifetime((x, w, epilogue.bias)) {
@@ -57,6 +62,7 @@ func directConv2D(_ x: Tensor, kernel w: Tensor, _ g: Conv2DGeometry, epilogue: 
                                                        channels: cout, into: out + pooledRow, cells: windows + pooledRow)
                         } else {
                             maxPoolRow(pooled, rows: convolutionRows.count, pooling.width, channels: cout, into: out + pooledRow)
+                            if epilogueAfterPooling { epilogue.apply(out + pooledRow, rows: pooling.width.output, columns: cout) }
                         }
                     }
                 }
