@@ -127,9 +127,9 @@ func sgemm(
         b.pointer, Int32(b.leadingDimension), beta, c, Int32(ldc))
 }
 
-/// `sgemm` split across Pinpoint's threads: by rows of C when it is taller than wide, otherwise by
-/// columns, in multiples of 16 so every block keeps whole SIMD panels. Small products stay on the
-/// calling thread.
+/// `sgemm` split across Pinpoint's threads: along k for a deep product with a small result,
+/// otherwise by rows of C when it is taller than wide, else by columns, in multiples of 16 so
+/// every block keeps whole SIMD panels. Small products stay on the calling thread.
 func parallelSGEMM(
     _ a: GEMMOperand, _ b: GEMMOperand, _ c: UnsafeMutablePointer<Float>,
     m: Int, n: Int, k: Int, ldc: Int, alpha: Float = 1, beta: Float = 0
@@ -144,6 +144,10 @@ func parallelSGEMM(
     }
     let threads = Parallelism.threadCount
     let work = Double(m) * Double(n) * Double(k)
+    if threads > 1, work >= 4e6, k >= 4096, k >= 16 * Swift.max(m, n) {
+        splitDepth(a, b, c, m: m, n: n, k: k, ldc: ldc, alpha: alpha, beta: beta, threads: threads)
+        return
+    }
     let splitRows = m >= n
     let extent = splitRows ? m : n
     guard threads > 1, work >= 4e6, extent >= 32 else {
@@ -164,6 +168,36 @@ func parallelSGEMM(
             let bp = b.pointer + start * (b.transposed ? b.leadingDimension : 1)
             sgemm(a, GEMMOperand(pointer: bp, transposed: b.transposed, leadingDimension: b.leadingDimension),
                   c + start, m: m, n: end - start, k: k, ldc: ldc, alpha: alpha, beta: beta)
+        }
+    }
+}
+
+/// A deep product with a small result (a 1x1 convolution's kernel gradient: Cin x Cout summed
+/// over every pixel of the batch) split along k: each thread multiplies its own range of the
+/// depth into the result (thread 0) or a private buffer, and the buffers are added at the end.
+/// Split by rows or columns of C instead, every thread would read the whole of the other operand.
+private func splitDepth(_ a: GEMMOperand, _ b: GEMMOperand, _ c: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int, ldc: Int,
+                        alpha: Float, beta: Float, threads: Int) {
+    KernelCounters.add(multiplyAdds: m * n * k)
+    Workspace.withBuffer(count: (threads - 1) * m * n) { partials in
+        // Zeros for any buffer whose worker does not run (forEachWorker may use fewer threads).
+        partials.initialize(repeating: 0, count: (threads - 1) * m * n)
+        forEachWorker(limit: threads) { worker, workers in
+            let start = k * worker / workers, end = k * (worker + 1) / workers
+            // Depth p of op(A) is column p of A, or row p of a transposed A; of op(B), row p of B.
+            let ap = a.pointer + start * (a.transposed ? a.leadingDimension : 1)
+            let bp = b.pointer + start * (b.transposed ? 1 : b.leadingDimension)
+            let (out, ldo) = worker == 0 ? (c, ldc) : (partials + (worker - 1) * m * n, n)
+            sgemm(GEMMOperand(pointer: ap, transposed: a.transposed, leadingDimension: a.leadingDimension),
+                  GEMMOperand(pointer: bp, transposed: b.transposed, leadingDimension: b.leadingDimension), out,
+                  m: m, n: n, k: end - start, ldc: ldo, alpha: alpha, beta: worker == 0 ? beta : 0, counted: false)
+        }
+        for worker in 1..<threads {
+            let p = partials + (worker - 1) * m * n
+            for i in 0..<m {
+                let row = c + i * ldc, q = p + i * n
+                for j in 0..<n { row[j] += q[j] }
+            }
         }
     }
 }

@@ -50,6 +50,34 @@ final class StreamingGEMMTests: XCTestCase {
         XCTAssertFalse(usesShallowGEMM(p, p, m: 4096, n: 96, k: 40, alpha: 1, beta: 0), "columns not in 64-blocks")
     }
 
+    /// A deep product with a small result (a 1x1 convolution's kernel gradient) splits its depth
+    /// across the threads: the result matches one thread's product, with A plain or transposed,
+    /// accumulating into C or not, and columns past n untouched. Each shape has at least 4e6
+    /// multiply-adds and a depth over 16 times the result's sides, so the split applies.
+    func testTheDepthSplitMatchesOneThreadsProduct() {
+        var rng = SeededGenerator(seed: 23)
+        for (m, n, k, transposed, beta) in [(24, 40, 5003, true, Float(0)), (16, 33, 8192, false, 1), (40, 24, 4500, true, 1)] {
+            let a = Tensor.uniform(transposed ? [k, m] : [m, k], low: -1, high: 1, using: &rng)
+            let b = Tensor.uniform([k, n], low: -1, high: 1, using: &rng)
+            let aOperand = GEMMOperand(pointer: a.basePointer, transposed: transposed, leadingDimension: transposed ? m : k)
+            let bOperand = GEMMOperand(pointer: b.basePointer, transposed: false, leadingDimension: n)
+            let ldc = n + 3
+            let start = (0..<(m * ldc)).map { _ in Float.random(in: -1...1, using: &rng) }
+            var split = start, reference = start
+            split.withUnsafeMutableBufferPointer {
+                parallelSGEMM(aOperand, bOperand, $0.baseAddress!, m: m, n: n, k: k, ldc: ldc, beta: beta)
+            }
+            reference.withUnsafeMutableBufferPointer { sgemm(aOperand, bOperand, $0.baseAddress!, m: m, n: n, k: k, ldc: ldc, beta: beta) }
+            for i in 0..<m {
+                for j in 0..<ldc {
+                    if j >= n { XCTAssertEqual(split[i * ldc + j], start[i * ldc + j], "column past n"); continue }
+                    XCTAssertEqual(split[i * ldc + j], reference[i * ldc + j], accuracy: 2e-3, "\(m)x\(n)x\(k) at [\(i), \(j)]")
+                }
+            }
+            withExtendedLifetime((a, b)) {}
+        }
+    }
+
     func testOtherShapesGoToOpenBLAS() {
         let storage = UnsafeMutablePointer<Float>.allocate(capacity: 1)
         defer { storage.deallocate() }
