@@ -166,8 +166,11 @@ void PP_FN(pp_sgemm)(int trans_a, int trans_b, int m, int n, int k, float alpha,
                     int columns = nc - j < width ? nc - j : width;
                     const float *bp = direct ? b + (ptrdiff_t)p0 * ldb + j0 + j : packed_b + (ptrdiff_t)j * kc;
                     const ptrdiff_t b_step = direct ? ldb : width;
-                    for (int i = 0; i < mc; i += GEMM_MR) {
-                        int rows = mc - i < GEMM_MR ? mc - i : GEMM_MR;
+                    for (int i = 0, rows; i < mc; i += rows) {
+                        // 13-16 rows left go as two 8-row tiles, not 12 then the 4-row kernel,
+                        // whose 8 accumulators leave it bound by loads (Winograd's 28-tile blocks).
+                        int left = mc - i;
+                        rows = left <= GEMM_MR ? left : left <= 16 ? 8 : GEMM_MR;
                         const float *ap = a + (ptrdiff_t)(i0 + i) * row_step + (ptrdiff_t)p0 * depth_step;
                         float *ct = c + (ptrdiff_t)(i0 + i) * ldc + j0 + j;
                         // A tile stores only its `rows` rows; one short of columns goes through `edge`.
