@@ -319,7 +319,7 @@ void PP_FN(pp_max_pool_windows_row)(const float *restrict input, int rows, int w
             if (has_row && has_column) CONSIDER(below + channels + group, 3)
 #undef CONSIDER
             STORE(out + (ptrdiff_t)pw * channels + group, best);
-            STORE(cells + (ptrdiff_t)pw * channels + group, cell);
+            if (cells) STORE(cells + (ptrdiff_t)pw * channels + group, cell);
         }
     }
 }

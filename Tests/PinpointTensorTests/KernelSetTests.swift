@@ -114,6 +114,12 @@ final class KernelSetTests: XCTestCase {
             for rows in 1...2 {
                 var out = [Float](repeating: .nan, count: pooledWidth * channels), cells = out
                 table.max_pool_windows_row(input, Int32(rows), Int32(width), Int32(pooledWidth), Int32(channels), &out, &cells)
+                // Without cells: the same maxima, and those of the general row pooling.
+                var plain = [Float](repeating: .nan, count: pooledWidth * channels), general = plain
+                table.max_pool_windows_row(input, Int32(rows), Int32(width), Int32(pooledWidth), Int32(channels), &plain, nil)
+                table.max_pool_row(input, Int32(rows), Int32(width), 2, 2, 0, Int32(pooledWidth), Int32(channels), &general)
+                XCTAssertEqual(plain, out, "\(set) rows \(rows): without cells")
+                XCTAssertEqual(general, out, "\(set) rows \(rows): max_pool_row")
                 for pw in 0..<pooledWidth {
                     for ch in 0..<channels {
                         var (best, cell) = (input[2 * pw * channels + ch], 0)

@@ -94,9 +94,10 @@ typedef struct {
 
     /// One pooled row from `rows` (1 or 2) rows of `width` pixels held contiguously: pooled pixel
     /// pw takes columns 2pw and 2pw + 1 where they exist, compared in window order (row, then
-    /// column), the first of equal values winning; its cell (0 to 3, as a float) goes to cells.
+    /// column), the first of equal values winning; its cell (0 to 3, as a float) goes to cells
+    /// unless cells is NULL (plain 2x2 pooling, the same maxima as max_pool_row's).
     void (*max_pool_windows_row)(const float *input, int rows, int width, int pooled_width, int channels, float *out,
-                                 float *cells);
+                                 float *_Nullable cells);
     /// `count` pixels of a row of the gradient the windows route back, from column
     /// `first_column`: each the pooled gradient where the pixel (cell 2 row_parity + column % 2
     /// of window column / 2) is its window's maximum cell, else zero; zero outside [0, covered).
