@@ -173,26 +173,39 @@ func parallelSGEMM(
 }
 
 /// A deep product with a small result (a 1x1 convolution's kernel gradient: Cin x Cout summed
-/// over every pixel of the batch) split along k: each thread multiplies its own range of the
-/// depth into the result (thread 0) or a private buffer, and the buffers are added at the end.
-/// Split by rows or columns of C instead, every thread would read the whole of the other operand.
+/// over every pixel of the batch) split along k (`splitAlongDepth`). Split by rows or columns of C
+/// instead, every thread would read the whole of the other operand.
 private func splitDepth(_ a: GEMMOperand, _ b: GEMMOperand, _ c: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int, ldc: Int,
                         alpha: Float, beta: Float, threads: Int) {
     KernelCounters.add(multiplyAdds: m * n * k)
-    Workspace.withBuffer(count: (threads - 1) * m * n) { partials in
-        // Zeros for any buffer whose worker does not run (forEachWorker may use fewer threads).
-        partials.initialize(repeating: 0, count: (threads - 1) * m * n)
-        forEachWorker(limit: threads) { worker, workers in
-            let start = k * worker / workers, end = k * (worker + 1) / workers
-            // Depth p of op(A) is column p of A, or row p of a transposed A; of op(B), row p of B.
-            let ap = a.pointer + start * (a.transposed ? a.leadingDimension : 1)
-            let bp = b.pointer + start * (b.transposed ? 1 : b.leadingDimension)
-            let (out, ldo) = worker == 0 ? (c, ldc) : (partials + (worker - 1) * m * n, n)
-            sgemm(GEMMOperand(pointer: ap, transposed: a.transposed, leadingDimension: a.leadingDimension),
-                  GEMMOperand(pointer: bp, transposed: b.transposed, leadingDimension: b.leadingDimension), out,
-                  m: m, n: n, k: end - start, ldc: ldo, alpha: alpha, beta: worker == 0 ? beta : 0, counted: false)
+    splitAlongDepth(m: m, n: n, k: k, c: c, ldc: ldc, workers: threads) { depths, out, ldo, first in
+        // Depth p of op(A) is column p of A, or row p of a transposed A; of op(B), row p of B.
+        let ap = a.pointer + depths.lowerBound * (a.transposed ? a.leadingDimension : 1)
+        let bp = b.pointer + depths.lowerBound * (b.transposed ? 1 : b.leadingDimension)
+        sgemm(GEMMOperand(pointer: ap, transposed: a.transposed, leadingDimension: a.leadingDimension),
+              GEMMOperand(pointer: bp, transposed: b.transposed, leadingDimension: b.leadingDimension), out,
+              m: m, n: n, k: depths.count, ldc: ldo, alpha: alpha, beta: first ? beta : 0, counted: false)
+    }
+}
+
+/// C (m x n, leading dimension ldc) as the sum of products over consecutive ranges of the depth k,
+/// one range per thread (up to `workers`), so that each thread reads only its own share of the
+/// operands: `product(depths, out, ldo, first)` writes its range's product into C itself for the
+/// first range (`first`, leading dimension ldc) and into a private m x n buffer (leading
+/// dimension n) for the others, which are then added into C.
+func splitAlongDepth(m: Int, n: Int, k: Int, c: UnsafeMutablePointer<Float>, ldc: Int, workers requested: Int,
+                     _ product: (_ depths: Range<Int>, _ out: UnsafeMutablePointer<Float>, _ ldo: Int, _ first: Bool) -> Void) {
+    let workers = Swift.max(1, Swift.min(Parallelism.threadCount, requested))
+    Workspace.withBuffer(count: (workers - 1) * m * n) { partials in
+        forEachWorker(limit: workers) { worker, total in
+            let depths = (k * worker / total)..<(k * (worker + 1) / total)
+            if worker == 0 {
+                product(depths, c, ldc, true)
+            } else {
+                product(depths, partials + (worker - 1) * m * n, n, false)
+            }
         }
-        for worker in 1..<threads {
+        for worker in 1..<workers {
             let p = partials + (worker - 1) * m * n
             for i in 0..<m {
                 let row = c + i * ldc, q = p + i * n

@@ -19,44 +19,30 @@ let streamingGEMMMaximumRows = 64
 let streamingGEMMMinimumDepth = 4096
 
 /// C[m, n] = A[m, k] B[k, n] (row-major, C with leading dimension ldc), threads splitting the
-/// depth k, so each reads its own contiguous rows of B front to back. Each thread walks its rows
-/// `depth` at a time; for each 64-column strip of such a block (64 KB, in L2), four rows of A by
-/// 64 columns accumulate in sixteen registers over the whole depth and are added to the thread's C
-/// (in L2). At 32 rows a block, C's accumulators were loaded and stored eight times as often: the
-/// Dense forward took 22 ms per batch of 40, 18 at 256. The threads' partial products are summed
-/// at the end.
+/// depth k (`splitAlongDepth`), so each reads its own contiguous rows of B front to back. Each
+/// thread walks its rows `depth` at a time; for each 64-column strip of such a block (64 KB, in
+/// L2), four rows of A by 64 columns accumulate in sixteen registers over the whole depth and are
+/// added to the thread's C (in L2). At 32 rows a block, C's accumulators were loaded and stored
+/// eight times as often: the Dense forward took 22 ms per batch of 40, 18 at 256.
 func streamingSGEMM(_ a: GEMMOperand, _ b: GEMMOperand, _ c: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int, ldc: Int) {
     KernelCounters.add(multiplyAdds: m * n * k)
     let depth = 256
-    let workers = Swift.max(1, Swift.min(Parallelism.threadCount, k / depth))
-    Workspace.withBuffer(count: (workers - 1) * m * n) { partials in
-        forEachWorker(limit: workers) { worker, total in
-            // Worker 0 accumulates into C itself, the others into their own m x n buffers.
-            let (out, ldo) = worker == 0 ? (c, ldc) : (partials + (worker - 1) * m * n, n)
-            for i in 0..<m { (out + i * ldo).update(repeating: 0, count: n) }
-            var k0 = k * worker / total
-            let k1 = k * (worker + 1) / total
-            while k0 < k1 {
-                let rows = Swift.min(depth, k1 - k0)
-                for j in stride(from: 0, to: n, by: 64) {
-                    var i = 0
-                    while i < m {
-                        let count = Swift.min(4, m - i)
-                        multiplyBlock(a.pointer + i * a.leadingDimension + k0, rowStep: a.leadingDimension, depthStep: 1, rows: count,
-                                      b.pointer + k0 * b.leadingDimension + j, ldb: b.leadingDimension, depth: rows,
-                                      out + i * ldo + j, ldc: ldo, accumulate: true)
-                        i += count
-                    }
+    splitAlongDepth(m: m, n: n, k: k, c: c, ldc: ldc, workers: k / depth) { depths, out, ldo, _ in
+        for i in 0..<m { (out + i * ldo).update(repeating: 0, count: n) }
+        var k0 = depths.lowerBound
+        while k0 < depths.upperBound {
+            let rows = Swift.min(depth, depths.upperBound - k0)
+            for j in stride(from: 0, to: n, by: 64) {
+                var i = 0
+                while i < m {
+                    let count = Swift.min(4, m - i)
+                    multiplyBlock(a.pointer + i * a.leadingDimension + k0, rowStep: a.leadingDimension, depthStep: 1, rows: count,
+                                  b.pointer + k0 * b.leadingDimension + j, ldb: b.leadingDimension, depth: rows,
+                                  out + i * ldo + j, ldc: ldo, accumulate: true)
+                    i += count
                 }
-                k0 += rows
             }
-        }
-        for worker in 1..<workers {
-            let p = partials + (worker - 1) * m * n
-            for i in 0..<m {
-                let row = c + i * ldc, q = p + i * n
-                for j in 0..<n { row[j] += q[j] }
-            }
+            k0 += rows
         }
     }
 }
