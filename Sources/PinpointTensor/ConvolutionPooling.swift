@@ -27,9 +27,16 @@ public struct MaxPoolWindows: Sendable {
 /// 2x2 windows at stride 2 from the top left, output channels in multiples of 16, on the direct
 /// kernel or Winograd.
 private func recordsWindows(_ g: Conv2DGeometry, _ pooling: WindowGeometry) -> Bool {
-    let h = pooling.height, w = pooling.width
-    return h.window == 2 && w.window == 2 && h.stride == 2 && w.stride == 2 && h.padBefore == 0 && w.padBefore == 0
-        && g.outChannels % 16 == 0 && (usesWinograd(g) || usesDirectConvolution(g))
+    pooling.isTwoByTwoFromTopLeft && g.outChannels % 16 == 0 && (usesWinograd(g) || usesDirectConvolution(g))
+}
+
+extension WindowGeometry {
+    /// 2x2 windows at stride 2 starting at the top left: the pooling whose windows the kernel set's
+    /// `max_pool_windows_row` takes (and records), and that whole Winograd tiles hold.
+    var isTwoByTwoFromTopLeft: Bool {
+        height.window == 2 && width.window == 2 && height.stride == 2 && width.stride == 2 && height.padBefore == 0
+            && width.padBefore == 0
+    }
 }
 
 /// `maxPool2D(conv2D(input, ...), ...)`. For a convolution the direct kernel takes (an image
@@ -51,8 +58,7 @@ public func conv2DMaxPool(_ input: Tensor, kernel: Tensor, strides: (Int, Int) =
         // Winograd's 4x4 output tiles hold whole 2x2 pooling windows when both start at the top
         // left; the pooled maximum then takes the epilogue, which commutes with it for these
         // activations.
-        if usesWinograd(g), g.outChannels % 16 == 0, poolSize == (2, 2), poolStrides ?? poolSize == (2, 2), pooling.height.padBefore == 0,
-           pooling.width.padBefore == 0, epilogue.commutesWithMaximum {
+        if usesWinograd(g), g.outChannels % 16 == 0, pooling.isTwoByTwoFromTopLeft, epilogue.commutesWithMaximum {
             return winogradConv2D(input, kernel: kernel, g, epilogue: epilogue, pooled: (pooling.height.output, pooling.width.output))
         }
         if usesDirectConvolution(g) {
@@ -87,12 +93,12 @@ public func conv2DMaxPool(recordingWindows input: Tensor, kernel: Tensor, stride
 }
 
 /// One row of 2x2, stride-2 max pooling over `rowCount` (1 or 2) rows of `width` pixels held
-/// contiguously (channels in multiples of 16), recording each window's maximum cell: pooled
-/// pixel pw takes columns 2pw and 2pw + 1 where they exist, compared in window order (row, then
-/// column) so the first of equal values wins, as `maxPool2DBackprop` routes.
+/// contiguously (channels in multiples of 16), recording each window's maximum cell (unless
+/// `cells` is nil): pooled pixel pw takes columns 2pw and 2pw + 1 where they exist, compared in
+/// window order (row, then column) so the first of equal values wins, as `maxPool2DBackprop` routes.
 @inline(__always)
 func maxPoolRowRecordingWindows(_ input: UnsafePointer<Float>, rowCount: Int, width: Int, pooledWidth: Int, channels: Int,
-                                into out: UnsafeMutablePointer<Float>, cells: UnsafeMutablePointer<Float>) {
+                                into out: UnsafeMutablePointer<Float>, cells: UnsafeMutablePointer<Float>?) {
     kernels.max_pool_windows_row(input, Int32(rowCount), Int32(width), Int32(pooledWidth), Int32(channels), out, cells)
 }
 

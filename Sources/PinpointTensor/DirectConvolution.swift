@@ -36,12 +36,10 @@ func directConv2D(_ x: Tensor, kernel w: Tensor, _ g: Conv2DGeometry, epilogue: 
     // Recording windows, it runs first, so that the cells are those of the activated output, as
     // the backward pass routes them.
     let epilogueAfterPooling = pooling != nil && windows == nil && epilogue.commutesWithMaximum
-    // 2x2 windows at stride 2 from the top left take the windows kernel without its cells: no
-    // loop over each window's clipped extent.
-    let twoByTwo = pooling.map { p in
-        p.height.window == 2 && p.width.window == 2 && p.height.stride == 2 && p.width.stride == 2 && p.height.padBefore == 0
-            && p.width.padBefore == 0
-    } ?? false
+    // 2x2 windows at stride 2 from the top left take the windows kernel, without its cells when
+    // none are recorded: no loop over each window's clipped extent.
+    let twoByTwo = pooling?.isTwoByTwoFromTopLeft ?? false
+    precondition(windows == nil || twoByTwo, "directConv2D: windows are recorded for 2x2 pooling at stride 2 only")
     /// Convolution output row `oh` of image `n` into `o`, through the padded-rows buffer.
     func convolutionRow(_ n: Int, _ oh: Int, _ padded: UnsafeMutablePointer<Float>, _ o: UnsafeMutablePointer<Float>) {
         copyWindowRows(x.basePointer, image: n, outputRow: oh, g, into: padded, rowLength: rowLength)
@@ -63,18 +61,13 @@ func directConv2D(_ x: Tensor, kernel w: Tensor, _ g: Conv2DGeometry, epilogue: 
                         let convolutionRows = pooling.height.validRange(r)
                         for (i, oh) in convolutionRows.enumerated() { convolutionRow(n, oh, padded, pooled + i * convolutionRowSize) }
                         let pooledRow = row * pooling.width.output * cout
-                        if let windows {
+                        if twoByTwo {
                             maxPoolRowRecordingWindows(pooled, rowCount: convolutionRows.count, width: wd.output, pooledWidth: pooling.width.output,
-                                                       channels: cout, into: out + pooledRow, cells: windows + pooledRow)
+                                                       channels: cout, into: out + pooledRow, cells: windows.map { $0 + pooledRow })
                         } else {
-                            if twoByTwo {
-                                kernels.max_pool_windows_row(pooled, Int32(convolutionRows.count), Int32(wd.output), Int32(pooling.width.output),
-                                                             Int32(cout), out + pooledRow, nil)
-                            } else {
-                                maxPoolRow(pooled, rows: convolutionRows.count, pooling.width, channels: cout, into: out + pooledRow)
-                            }
-                            if epilogueAfterPooling { epilogue.apply(out + pooledRow, rows: pooling.width.output, columns: cout) }
+                            maxPoolRow(pooled, rows: convolutionRows.count, pooling.width, channels: cout, into: out + pooledRow)
                         }
+                        if epilogueAfterPooling { epilogue.apply(out + pooledRow, rows: pooling.width.output, columns: cout) }
                     }
                 }
             }
