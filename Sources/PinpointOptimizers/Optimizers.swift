@@ -106,8 +106,11 @@ public final class RMSprop: Optimizer {
             let m = momentum > 0 ? writableElements(&momenta[i]) : nil, a = centered ? writableElements(&averageGradient[i]) : nil
             forEachChunk(of: g) { g, range in
                 if !centered {
+                    // In the kernel set chosen for this CPU: the update touches every weight each
+                    // step (the Dense layer's 51M among them), and Swift's SIMD code compiles for
+                    // baseline x86-64 (4-lane SSE) in a plain build.
                     let j = range.lowerBound
-                    rmspropUpdate(w + j, v + j, m.map { $0 + j }, g + j, range.count, lr, rho, momentum, epsilon)
+                    kernels.rmsprop_update(w + j, v + j, m.map { $0 + j }, g + j, range.count, lr, rho, momentum, epsilon)
                     return
                 }
                 for j in range {
@@ -272,11 +275,6 @@ private func inVectors(_ range: Range<Int>, _ vector: (Int) -> Void) -> Range<In
     }
     return j..<range.upperBound
 }
-
-/// RMSprop's update in the kernel set chosen for this CPU (CPinpointKernels): the tutorial's
-/// optimizer touches every weight each step, the Dense layer's 51M among them, and Swift's SIMD
-/// code compiles for baseline x86-64 (4-lane SSE) in a plain build.
-private let rmspropUpdate = pp_kernels().pointee.rmsprop_update
 
 @inline(__always) private func load(_ p: UnsafePointer<Float>) -> SIMD16<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self) }
 @inline(__always) private func load(_ p: UnsafeMutablePointer<Float>) -> SIMD16<Float> { load(UnsafePointer(p)) }

@@ -77,5 +77,6 @@ public enum KernelSet: String, CaseIterable, Sendable, CustomStringConvertible {
 }
 
 /// The kernel table in use (see `KernelSet`): filled once and never written again, so sharing it
-/// across threads is safe.
-nonisolated(unsafe) let kernels: pp_kernel_table = pp_kernels().pointee
+/// across threads is safe. Package-wide, so that Pinpoint's other modules (the optimizers) call
+/// the same table.
+nonisolated(unsafe) package let kernels: pp_kernel_table = pp_kernels().pointee
