@@ -129,6 +129,21 @@ for (index, (size, cin, cout)) in layers.enumerated() {
     }, reference: nil)
 }
 
+// The tutorial CNN's Dense layer (50176 -> 1024, batch 40) as a training step runs it, through
+// Tensor.matmul on every thread: each pass crosses the 205 MB kernel (or its gradient) once, so
+// these are bound by memory as much as by arithmetic.
+do {
+    let x = Tensor.uniform([options.batch, 50176], low: -1, high: 1, using: &rng)
+    let w = Tensor.uniform([50176, 1024], low: -0.01, high: 0.01, using: &rng)
+    let dy = Tensor.uniform([options.batch, 1024], low: -1, high: 1, using: &rng)
+    let flops = 2 * Double(options.batch * 50176 * 1024)
+    _ = report("dense 50176->1024 forward", flops: flops, seconds: measure(options.repeats) { _ = x.matmul(w) }, reference: nil)
+    _ = report("dense 50176->1024 input gradient", flops: flops,
+               seconds: measure(options.repeats) { _ = dy.matmul(w.transposed()) }, reference: nil)
+    _ = report("dense 50176->1024 kernel gradient", flops: flops,
+               seconds: measure(options.repeats) { _ = x.transposed().matmul(dy) }, reference: nil)
+}
+
 // The two GEMM engines, one thread, at the models' shapes: Winograd's products for the CNN's
 // last layer (28 and 56 tiles) and its kernel gradient (A transposed), MobileNetV2's 1x1
 // convolutions, the Dense layer's input gradient (B transposed), and 1024^3. Pinpoint's SGEMM

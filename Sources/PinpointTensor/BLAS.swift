@@ -142,6 +142,10 @@ func parallelSGEMM(
         shallowSGEMM(a, b, c, m: m, n: n, k: k, ldc: ldc)
         return
     }
+    if usesTransposedStreamingGEMM(a, b, m: m, n: n, k: k, alpha: alpha, beta: beta) {
+        transposedStreamingSGEMM(a, b, c, m: m, n: n, k: k, ldc: ldc)
+        return
+    }
     let threads = Parallelism.threadCount
     let work = Double(m) * Double(n) * Double(k)
     if threads > 1, work >= 4e6, k >= 4096, k >= 16 * Swift.max(m, n) {

@@ -29,20 +29,44 @@ final class KernelSetTests: XCTestCase {
     func testTheGEMMBlockMatchesFloat64() {
         var rng = SeededGenerator(seed: 11)
         let depth = 37, lda = 41, ldb = 70, ldc = 80
-        let a = random(4 * lda, &rng), b = random(depth * ldb, &rng), start = random(4 * ldc, &rng)
+        let a = random(5 * lda, &rng), b = random(depth * ldb, &rng), start = random(5 * ldc, &rng)
+        // Streamed stores need C 64-byte aligned.
+        let c = UnsafeMutableRawPointer.allocate(byteCount: 5 * ldc * 4, alignment: 64).bindMemory(to: Float.self, capacity: 5 * ldc)
+        defer { c.deallocate() }
         forEachSupportedSet { set, table in
-            for rows in 1...4 {
-                for accumulate in [false, true] {
-                    var c = start
-                    table.gemm_block_4x64(a, lda, 1, Int32(rows), b, ldb, Int32(depth), &c, ldc, accumulate ? 1 : 0)
-                    for r in 0..<4 {
+            for rows in 1...5 {
+                for store in [PP_STORE_WRITE, PP_STORE_ACCUMULATE, PP_STORE_STREAM] {
+                    c.update(from: start, count: start.count)
+                    table.gemm_block_5x64(a, lda, 1, Int32(rows), b, ldb, Int32(depth), c, ldc, store)
+                    table.stream_fence()
+                    for r in 0..<5 {
                         for j in 0..<ldc {
                             let i = r * ldc + j
                             guard r < rows, j < 64 else { XCTAssertEqual(c[i], start[i], "\(set): outside the block"); continue }
-                            var sum = accumulate ? Double(start[i]) : 0
+                            var sum = store == PP_STORE_ACCUMULATE ? Double(start[i]) : 0
                             for d in 0..<depth { sum += Double(a[r * lda + d]) * Double(b[d * ldb + j]) }
-                            XCTAssertEqual(Double(c[i]), sum, accuracy: 1e-5 * Double(depth), "\(set) rows \(rows) (\(r), \(j))")
+                            XCTAssertEqual(Double(c[i]), sum, accuracy: 1e-5 * Double(depth), "\(set) rows \(rows) store \(store) (\(r), \(j))")
                         }
+                    }
+                }
+            }
+        }
+    }
+
+    func testTheTransposedGEMMBlockMatchesFloat64() {
+        var rng = SeededGenerator(seed: 16)
+        let depth = 29, ldw = 31, ldc = 12
+        let w = random(8 * ldw, &rng), panel = random(depth * 48, &rng)
+        forEachSupportedSet { set, table in
+            for (rows, m) in [(8, 48), (3, 5), (1, 1), (7, 40)] {
+                var c = [Float](repeating: .nan, count: 48 * ldc)
+                table.gemm_transposed_block_8x48(w, ldw, Int32(rows), panel, Int32(depth), Int32(m), &c, ldc)
+                for i in 0..<48 {
+                    for r in 0..<ldc {
+                        guard i < m, r < rows else { XCTAssertTrue(c[i * ldc + r].isNaN, "\(set): outside the block"); continue }
+                        var sum = 0.0
+                        for d in 0..<depth { sum += Double(w[r * ldw + d]) * Double(panel[d * 48 + i]) }
+                        XCTAssertEqual(Double(c[i * ldc + r]), sum, accuracy: 1e-5 * Double(depth), "\(set) rows \(rows) m \(m) (\(i), \(r))")
                     }
                 }
             }
@@ -433,10 +457,10 @@ final class KernelSetTests: XCTestCase {
         let sets = KernelSet.supported.filter { $0 != .generic }
         try XCTSkipIf(sets.count < 2, "this CPU runs fewer than two fused sets")
         var rng = SeededGenerator(seed: 15)
-        let depth = 300, a = random(4 * depth, &rng), b = random(depth * 64, &rng)
+        let depth = 300, a = random(5 * depth, &rng), b = random(depth * 64, &rng)
         let results = sets.map { set -> [Float] in
-            var c = [Float](repeating: 0, count: 4 * 64)
-            pp_kernels_for(set.cValue)!.pointee.gemm_block_4x64(a, depth, 1, 4, b, 64, Int32(depth), &c, 64, 0)
+            var c = [Float](repeating: 0, count: 5 * 64)
+            pp_kernels_for(set.cValue)!.pointee.gemm_block_5x64(a, depth, 1, 5, b, 64, Int32(depth), &c, 64, PP_STORE_WRITE)
             return c
         }
         XCTAssertEqual(results[0], results[1])

@@ -32,6 +32,13 @@ typedef enum {
     PP_ACTIVATION_RELU6 = 2,
 } pp_activation;
 
+/// How a GEMM block writes its result into C.
+typedef enum {
+    PP_STORE_WRITE = 0,       // C = the block's product
+    PP_STORE_ACCUMULATE = 1,  // C += the block's product
+    PP_STORE_STREAM = 2,      // C = the product, by non-temporal stores that bypass the caches
+} pp_store;
+
 /// One kernel set. Every entry but `sgemm` is non-null; the same arguments give results equal
 /// to float rounding (AVX2 and AVX-512 fuse multiply-adds, so they agree with each other bit for
 /// bit; the generic set on x86 multiplies then adds).
@@ -52,10 +59,21 @@ typedef struct {
     float (*peak_multiply_adds)(long iterations);
     int peak_chains;
 
-    /// C[r, 0..<64] = (or += with accumulate) sum over d < depth of A[r, d] B[d, 0..<64] for
-    /// `rows` (1 to 4) rows; A[r, d] at a[r * row_step + d * depth_step], B's rows ldb apart.
-    void (*gemm_block_4x64)(const float *a, ptrdiff_t row_step, ptrdiff_t depth_step, int rows, const float *b,
-                            ptrdiff_t ldb, int depth, float *c, ptrdiff_t ldc, int accumulate);
+    /// C[r, 0..<64] = (or += with PP_STORE_ACCUMULATE) sum over d < depth of A[r, d] B[d, 0..<64]
+    /// for `rows` (1 to 5) rows; A[r, d] at a[r * row_step + d * depth_step], B's rows ldb apart.
+    /// PP_STORE_STREAM writes C with non-temporal stores (c 64-byte aligned, ldc a multiple of 16).
+    void (*gemm_block_5x64)(const float *a, ptrdiff_t row_step, ptrdiff_t depth_step, int rows, const float *b,
+                            ptrdiff_t ldb, int depth, float *c, ptrdiff_t ldc, pp_store store);
+
+    /// Orders this thread's PP_STORE_STREAM stores before its later stores (x86's sfence), so that
+    /// the thread that waits for it reads the streamed results.
+    void (*stream_fence)(void);
+
+    /// C[i, r] = sum over d < depth of W[r, d] P[d, i] for r < rows (1 to 8) and i < m (up to 48):
+    /// eight rows of W (ldw apart) against a packed panel P (depth x 48, row d at panel + 48 d),
+    /// written transposed into C (ldc apart). C = A W^T for a few rows of A, with P = A^T.
+    void (*gemm_transposed_block_8x48)(const float *w, ptrdiff_t ldw, int rows, const float *panel, int depth, int m,
+                                       float *c, ptrdiff_t ldc);
 
     /// One output row of a direct convolution: `kernel_rows` zero-padded input rows
     /// `row_length` floats apart, each pixel's `span` inputs (kernel width x channels)
