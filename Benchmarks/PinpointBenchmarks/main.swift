@@ -1,6 +1,6 @@
 // Kernel throughput: SGEMM at 1024^3 and the three convolution passes at the tutorial CNN's
 // four layers (batch 40, 224x224x3 input), the two GEMM engines at the models' shapes, the data
-// path, depthwise kernels, then whole models
+// path, depthwise kernels, MobileNetV2's 1x1 convolutions and batch normalization, then whole models
 // (the measurements of `pinpoint bench`). Run with `make bench` (release build), optionally
 // `--json` for one JSON object per line and `--batch N` / `--repeats N`.
 //
@@ -251,6 +251,32 @@ for (size, cin, cout) in [(112, 16, 96), (56, 144, 24), (28, 192, 32), (14, 384,
     _ = report(name + " kernel gradient", flops: g.flops, seconds: measure(options.repeats) {
         _ = conv2DBackpropKernel(x, outputGradient: dy, kernelShape: k.shape)
     }, reference: nil)
+}
+
+// MobileNetV2's batch normalization in training, fused with its ReLU6, at the largest shapes of
+// the 224x224 backbone: each pass streams whole activations, so these are bound by memory
+// bandwidth. GB/s counts the bytes each pass must read and write (moments: x; normalize: x and y;
+// gradient: x and dy twice, dx once).
+for (size, channels) in [(112, 96), (56, 144), (14, 576)] {
+    let x = Tensor.uniform([options.batch, size, size, channels], low: -1, high: 1, using: &rng)
+    let dy = Tensor.uniform(x.shape, low: -1, high: 1, using: &rng)
+    let gamma = Tensor.uniform([channels], low: 0.5, high: 1.5, using: &rng)
+    let beta = Tensor.uniform([channels], low: -0.5, high: 0.5, using: &rng)
+    let (mean, variance) = batchMoments(x)
+    let bytes = Double(x.count * MemoryLayout<Float>.stride)
+    let name = "batchnorm+relu6 \(channels) at \(size)"
+    func bandwidth(_ pass: String, streams: Double, _ body: () -> Void) {
+        let seconds = measure(options.repeats, body)
+        printLine(name + " " + pass, String(format: " %8.2f ms %8.1f GB/s", seconds * 1000, streams * bytes / seconds / 1e9))
+    }
+    bandwidth("moments", streams: 1) { _ = batchMoments(x) }
+    bandwidth("normalize", streams: 2) {
+        _ = batchNormalize(x, mean: mean, variance: variance, gamma: gamma, beta: beta, epsilon: 1e-3, activation: .relu6)
+    }
+    bandwidth("gradient", streams: 5) {
+        _ = batchNormalizationBackward(dy, input: x, mean: mean, variance: variance, gamma: gamma, epsilon: 1e-3,
+                                       batchStatistics: true, activation: .relu6, beta: beta)
+    }
 }
 
 // Whole models: the same measurements as `pinpoint bench` (ThroughputBenchmark: warm-up steps,
