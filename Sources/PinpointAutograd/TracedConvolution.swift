@@ -12,6 +12,8 @@ public func conv2D(_ input: Traced, kernel: Traced, strides: (Int, Int) = (1, 1)
         conv2DBackpropInput(dz, kernel: kernel.value, inputShape: input.shape, strides: strides, padding: padding, dilation: dilation)
     }, kernelGradient: { dz in
         conv2DBackpropKernel(input.value, outputGradient: dz, kernelShape: kernel.shape, strides: strides, padding: padding, dilation: dilation)
+    }, bothGradients: { dz in
+        conv2DBackprop(input.value, outputGradient: dz, kernel: kernel.value, strides: strides, padding: padding, dilation: dilation)
     })
 }
 
@@ -58,13 +60,20 @@ public func conv2DMaxPool(_ input: Traced, kernel: Traced, strides: (Int, Int) =
 
 /// Records a convolution's output `y`, computed with a fused bias and activation: the pullback
 /// takes the gradient through the activation and sums the bias gradient in one pass, then asks
-/// for the input and kernel gradients of the convolution itself only where they are needed.
+/// for the input and kernel gradients of the convolution itself only where they are needed
+/// (both at once through `bothGradients`, where given, when both are).
 private func recordConvolution(_ y: Tensor, input: Traced, kernel: Traced, bias: Traced?, activation: FusedActivation,
                                operation: String = #function, inputGradient: @escaping (Tensor) -> Tensor,
-                               kernelGradient: @escaping (Tensor) -> Tensor) -> Traced {
+                               kernelGradient: @escaping (Tensor) -> Tensor,
+                               bothGradients: ((Tensor) -> (input: Tensor, kernel: Tensor))? = nil) -> Traced {
     Traced.record(y, inputs: [input, kernel] + (bias.map { [$0] } ?? []), operation: operation, pullback: { g in
         let (dz, db) = biasActivationBackward(g, output: y, activation: activation, biasGradient: bias?.isRecorded ?? false)
-        return [input.isRecorded ? inputGradient(dz) : nil, kernel.isRecorded ? kernelGradient(dz) : nil] + (bias.map { _ in [db] } ?? [])
+        let biasGradient: [Tensor?] = bias.map { _ in [db] } ?? []
+        if input.isRecorded, kernel.isRecorded, let bothGradients {
+            let (dx, dw) = bothGradients(dz)
+            return [dx, dw] + biasGradient
+        }
+        return [input.isRecorded ? inputGradient(dz) : nil, kernel.isRecorded ? kernelGradient(dz) : nil] + biasGradient
     })
 }
 

@@ -212,6 +212,81 @@ public func conv2DBackpropKernel(_ input: Tensor, outputGradient: Tensor, kernel
     }
 }
 
+/// Both gradients of `conv2D`, input and kernel (`conv2DBackpropInput` and
+/// `conv2DBackpropKernel`, the same values up to float rounding order). A 1x1, stride-1
+/// convolution whose output gradient is larger than `pointwiseOnePassMinimumCount` takes both
+/// in one pass over that gradient (`pointwiseConv2DBackprop`).
+///
+/// ```swift
+/// let (dx, dw) = conv2DBackprop(x, outputGradient: dy, kernel: w, padding: .same)
+/// ```
+public func conv2DBackprop(_ input: Tensor, outputGradient: Tensor, kernel: Tensor, strides: (Int, Int) = (1, 1),
+                           padding: Padding = .valid, dilation: (Int, Int) = (1, 1)) -> (input: Tensor, kernel: Tensor) {
+    let g = check { () throws(ShapeError) in
+        try Conv2DGeometry(inputShape: input.shape, kernelShape: kernel.shape, strides: strides, padding: padding,
+                           dilation: dilation, operation: "conv2DBackprop")
+    }
+    if g.isPointwise, outputGradient.shape == g.outputShape, outputGradient.count >= pointwiseOnePassMinimumCount {
+        return pointwiseConv2DBackprop(input, outputGradient: outputGradient, kernel: kernel, g)
+    }
+    return (conv2DBackpropInput(outputGradient, kernel: kernel, inputShape: input.shape, strides: strides, padding: padding,
+                                dilation: dilation),
+            conv2DBackpropKernel(input, outputGradient: outputGradient, kernelShape: kernel.shape, strides: strides,
+                                 padding: padding, dilation: dilation))
+}
+
+/// Output gradients of at least this many floats (64 MiB, twice a server's last-level cache
+/// share) take a 1x1 convolution's two gradients in one pass. Below it, the second pass finds
+/// much of the gradient in cache and the two separate GEMMs, each threaded as a whole, run as
+/// fast or faster (`make bench`'s pointwise rows: 16 -> 96 at 112, a 193 MB gradient, 20-21 ms
+/// apart against 13-16 in one pass; 24 -> 144 at 56, 72 MB, 8-9 ms either way; 384 -> 576 at
+/// 14, 18 MB, 18-21 ms apart against 19-22).
+let pointwiseOnePassMinimumCount = 1 << 24
+
+/// A 1x1, stride-1 convolution's input and kernel gradients in one pass over the output
+/// gradient: each worker takes chunks of `chunkRows` rows (by default, what fits its L2 beside
+/// the input's rows) and, while a chunk of dOut is in cache, runs dOut W^T into the input
+/// gradient and accumulates X^T dOut into its own kernel gradient; those are summed at the end in
+/// worker order. Apart, each of the two passes reads the whole output gradient from memory.
+func pointwiseConv2DBackprop(_ input: Tensor, outputGradient: Tensor, kernel: Tensor, _ g: Conv2DGeometry,
+                             chunkRows: Int? = nil) -> (input: Tensor, kernel: Tensor) {
+    precondition(g.isPointwise && outputGradient.shape == g.outputShape, "pointwiseConv2DBackprop: not a 1x1, stride-1 convolution")
+    let x = input.contiguous(), dy = outputGradient.contiguous(), w = kernel.contiguous()
+    let cin = g.inChannels, cout = g.outChannels, rows = g.batch * g.pixelsPerImage
+    let wT = GEMMOperand(pointer: w.basePointer, transposed: true, leadingDimension: cout)
+    let chunk = Swift.max(1, chunkRows ?? Swift.max(64, Swift.min(rows, (columnBudget / Swift.max(2 * cin + cout, 1)) / 16 * 16)))
+    let chunks = (rows + chunk - 1) / chunk
+    let workers = Swift.max(1, Swift.min(Parallelism.threadCount, chunks))
+    var kernelGradient: Tensor?
+    let inputGradient = withExtendedLifetime((x, dy, w)) {
+        Tensor(shape: input.shape) { dx, _ in
+            kernelGradient = Tensor(shape: kernel.shape) { dw, count in
+                // Worker 0 accumulates into the result, the others into private buffers.
+                Workspace.withBuffer(count: Swift.max(workers - 1, 1) * count) { partials in
+                    forEachWorker(limit: workers) { worker, workers in
+                        let own = worker == 0 ? dw : partials + (worker - 1) * count
+                        own.initialize(repeating: 0, count: count)
+                        var c = worker
+                        while c < chunks {
+                            let start = c * chunk, n = Swift.min(chunk, rows - start)
+                            let gradientRows = GEMMOperand(pointer: dy.basePointer + start * cout, transposed: false, leadingDimension: cout)
+                            sgemm(GEMMOperand(pointer: x.basePointer + start * cin, transposed: true, leadingDimension: cin), gradientRows,
+                                  own, m: cin, n: cout, k: n, ldc: cout, beta: 1)
+                            sgemm(gradientRows, wT, dx + start * cin, m: n, n: cin, k: cout, ldc: cin)
+                            c += workers
+                        }
+                    }
+                    for worker in 1..<workers {
+                        let p = partials + (worker - 1) * count
+                        for i in 0..<count { dw[i] += p[i] }
+                    }
+                }
+            }
+        }
+    }
+    return (inputGradient, kernelGradient!)
+}
+
 /// How a convolution's output rows (image-major) are cut into chunks and dealt to workers.
 private struct RowChunks {
     let total: Int
