@@ -8,7 +8,28 @@ public func conv2D(_ input: Traced, kernel: Traced, strides: (Int, Int) = (1, 1)
                    dilation: (Int, Int) = (1, 1), bias: Traced? = nil, activation: FusedActivation = .linear) -> Traced {
     let y = conv2D(input.value, kernel: kernel.value, strides: strides, padding: padding, dilation: dilation, bias: bias?.value,
                    activation: activation)
-    return recordConvolution(y, input: input, kernel: kernel, bias: bias, activation: activation, inputGradient: { dz in
+    return recordConv2D(y, input: input, kernel: kernel, strides: strides, padding: padding, dilation: dilation, bias: bias,
+                        activation: activation)
+}
+
+/// `conv2D` on the tape (no bias or activation), with the batch moments of its output where
+/// `conv2DWithBatchMoments` gathers them in its own pass; otherwise the moments are nil and the
+/// caller takes them itself. The recorded operation is `conv2D`'s.
+public func conv2DWithBatchMoments(_ input: Traced, kernel: Traced, strides: (Int, Int) = (1, 1), padding: Padding = .valid,
+                                   dilation: (Int, Int) = (1, 1)) -> (output: Traced, moments: (mean: Tensor, variance: Tensor)?) {
+    guard let (y, mean, variance) = conv2DWithBatchMoments(input.value, kernel: kernel.value, strides: strides, padding: padding,
+                                                           dilation: dilation) else {
+        return (conv2D(input, kernel: kernel, strides: strides, padding: padding, dilation: dilation), nil)
+    }
+    return (recordConv2D(y, input: input, kernel: kernel, strides: strides, padding: padding, dilation: dilation, bias: nil,
+                         activation: .linear, operation: "conv2D(_:kernel:strides:padding:dilation:bias:activation:)"), (mean, variance))
+}
+
+/// Records `conv2D`'s output `y` with the convolution's pullbacks.
+private func recordConv2D(_ y: Tensor, input: Traced, kernel: Traced, strides: (Int, Int), padding: Padding, dilation: (Int, Int),
+                          bias: Traced?, activation: FusedActivation,
+                          operation: String = "conv2D(_:kernel:strides:padding:dilation:bias:activation:)") -> Traced {
+    recordConvolution(y, input: input, kernel: kernel, bias: bias, activation: activation, operation: operation, inputGradient: { dz in
         conv2DBackpropInput(dz, kernel: kernel.value, inputShape: input.shape, strides: strides, padding: padding, dilation: dilation)
     }, kernelGradient: { dz in
         conv2DBackpropKernel(input.value, outputGradient: dz, kernelShape: kernel.shape, strides: strides, padding: padding, dilation: dilation)

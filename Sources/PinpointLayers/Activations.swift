@@ -111,12 +111,19 @@ extension BatchNormalization: ActivationFusing {
     public var acceptsFusedActivation: Bool { true }
 
     public func callAsFunction(_ input: Traced, context: inout LayerContext, fusing activation: FusedActivation) -> Traced {
+        self(input, context: &context, fusing: activation, batchMoments: nil)
+    }
+
+    /// The layer in training with its input's batch moments already taken (by the convolution
+    /// that produced the input, `conv2DWithBatchMoments`), or nil to take them here.
+    func callAsFunction(_ input: Traced, context: inout LayerContext, fusing activation: FusedActivation,
+                        batchMoments moments: (mean: Tensor, variance: Tensor)?) -> Traced {
         guard let gamma, let beta, let movingMean, let movingVariance else { preconditionFailure("BatchNormalization '\(name)' called before build") }
         // Read first: the profiler charges the moments below to this layer's op, not to `watch`.
         let scale = context.read(gamma), shift = context.read(beta)
         let mean: Tensor, variance: Tensor
         if context.training {
-            (mean, variance) = batchMoments(input.value)
+            (mean, variance) = moments ?? batchMoments(input.value)
             movingMean.value = movingMean.value * momentum + mean * (1 - momentum)
             movingVariance.value = movingVariance.value * momentum + variance * (1 - momentum)
         } else {

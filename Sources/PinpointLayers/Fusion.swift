@@ -11,6 +11,8 @@ import PinpointTensor
 // - in inference (moving statistics, nothing recorded), a convolution followed by
 //   BatchNormalization (and an activation) folds the normalization into its kernel and bias:
 //   one pass instead of three;
+// - in training, a 1x1 convolution followed by BatchNormalization gathers the batch moments of a
+//   large output as it writes it (`conv2DWithBatchMoments`): one pass fewer over it;
 // - a convolution followed by max pooling is `conv2DMaxPool`: in inference the pooling happens
 //   inside the convolution's kernel (the full-size output is never written); in training the
 //   backward pass takes the activation's derivative and the bias gradient on the pooled gradient.
@@ -116,6 +118,14 @@ func applyFused(_ layers: [Layer], at index: Int, _ x: Traced, _ context: inout 
                 convolution(x, context: &$0, folding: normalization, activation: fused ?? .linear)
             }
         }
+        if context.training, let convolution = layer as? Conv2D, convolution.gathersBatchMoments(of: x), index + 1 < layers.count,
+           let normalization = layers[index + 1] as? BatchNormalization {
+            let fused = activation(at: index + 2)
+            return scoped(fused == nil ? 2 : 3) {
+                let (y, moments) = convolution(x, context: &$0, gatheringBatchMoments: ())
+                return normalization(y, context: &$0, fusing: fused ?? .linear, batchMoments: moments)
+            }
+        }
         if let convolution = layer as? Conv2D, index + 1 < layers.count, let pool = layers[index + 1] as? MaxPooling2D,
            convolution.canPool {
             return scoped(2) { convolution(x, context: &$0, pooledBy: pool) }
@@ -128,6 +138,23 @@ func applyFused(_ layers: [Layer], at index: Int, _ x: Traced, _ context: inout 
 }
 
 extension Conv2D {
+    /// Whether `self(_:context:gatheringBatchMoments:)` gathers the moments of its output for
+    /// `input`: built, no bias or activation, and a convolution `conv2DWithBatchMoments` takes
+    /// (MobileNetV2's first expansions, before their BatchNormalization).
+    func gathersBatchMoments(of input: Traced) -> Bool {
+        guard let kernel, bias == nil, activation == .linear else { return false }
+        return conv2DGathersBatchMoments(inputShape: input.shape, kernelShape: kernel.shape, strides: strides, padding: padding,
+                                         dilation: dilation)
+    }
+
+    /// The convolution, with its output's batch moments gathered in its own pass, for the
+    /// BatchNormalization after it (nil moments where `conv2DWithBatchMoments` declines).
+    func callAsFunction(_ input: Traced, context: inout LayerContext, gatheringBatchMoments: Void)
+        -> (output: Traced, moments: (mean: Tensor, variance: Tensor)?) {
+        guard let kernel else { preconditionFailure("Conv2D '\(name)' called before build") }
+        return conv2DWithBatchMoments(input, kernel: context.read(kernel), strides: strides, padding: padding, dilation: dilation)
+    }
+
     /// Whether `self(_:context:pooledBy:)` applies (in training and in inference alike): built,
     /// with an activation that has an epilogue form.
     var canPool: Bool { activation.fused != nil && kernel != nil }

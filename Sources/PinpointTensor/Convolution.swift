@@ -125,6 +125,71 @@ public func conv2D(_ input: Tensor, kernel: Tensor, strides: (Int, Int) = (1, 1)
     }
 }
 
+/// `conv2D` of a 1x1, stride-1 convolution without bias or activation, with the batch moments of
+/// its output (`batchMoments`), each chunk's sums taken as its GEMM finishes, while the chunk is
+/// in L2: training's BatchNormalization after the convolution then reads its input once less.
+/// Nil for any other convolution, or for an output under `minimumCount` floats, which the
+/// moments pass finds largely in cache.
+///
+/// ```swift
+/// if let (y, mean, variance) = conv2DWithBatchMoments(x, kernel: w) { ... }
+/// ```
+public func conv2DWithBatchMoments(_ input: Tensor, kernel: Tensor, strides: (Int, Int) = (1, 1), padding: Padding = .valid,
+                                   dilation: (Int, Int) = (1, 1)) -> (output: Tensor, mean: Tensor, variance: Tensor)? {
+    pointwiseConv2DWithBatchMoments(input, kernel: kernel, strides: strides, padding: padding, dilation: dilation)
+}
+
+/// Whether `conv2DWithBatchMoments` gathers the moments for these shapes (rather than returning nil).
+public func conv2DGathersBatchMoments(inputShape: [Int], kernelShape: [Int], strides: (Int, Int) = (1, 1),
+                                      padding: Padding = .valid, dilation: (Int, Int) = (1, 1)) -> Bool {
+    gathersBatchMoments(inputShape: inputShape, kernelShape: kernelShape, strides: strides, padding: padding, dilation: dilation,
+                        minimumCount: pointwiseOnePassMinimumCount) != nil
+}
+
+private func gathersBatchMoments(inputShape: [Int], kernelShape: [Int], strides: (Int, Int), padding: Padding, dilation: (Int, Int),
+                                 minimumCount: Int) -> Conv2DGeometry? {
+    guard let g = try? Conv2DGeometry(inputShape: inputShape, kernelShape: kernelShape, strides: strides, padding: padding,
+                                      dilation: dilation, operation: "conv2DWithBatchMoments"),
+          g.isPointwise, g.batch * g.pixelsPerImage * g.outChannels >= minimumCount else { return nil }
+    return g
+}
+
+/// `conv2DWithBatchMoments` with its size threshold and chunk rows open to the tests.
+func pointwiseConv2DWithBatchMoments(_ input: Tensor, kernel: Tensor, strides: (Int, Int), padding: Padding, dilation: (Int, Int),
+                                     minimumCount: Int = pointwiseOnePassMinimumCount, chunkRows: Int? = nil)
+    -> (output: Tensor, mean: Tensor, variance: Tensor)? {
+    guard let g = gathersBatchMoments(inputShape: input.shape, kernelShape: kernel.shape, strides: strides, padding: padding,
+                                      dilation: dilation, minimumCount: minimumCount) else { return nil }
+    let x = input.contiguous(), w = kernel.contiguous()
+    let k = g.columnCount, cout = g.outChannels, rows = g.batch * g.pixelsPerImage
+    let wOperand = GEMMOperand(pointer: w.basePointer, transposed: false, leadingDimension: cout)
+    let chunk = Swift.max(1, chunkRows ?? Swift.max(64, Swift.min(rows, (columnBudget / Swift.max(k + cout, 1)) / 16 * 16)))
+    let chunks = (rows + chunk - 1) / chunk
+    let workers = Swift.max(1, Swift.min(Parallelism.threadCount, chunks))
+    var perWorker = [BatchMomentsAccumulator](repeating: BatchMomentsAccumulator(channels: cout), count: workers)
+    let output = withExtendedLifetime((x, w)) {
+        Tensor(shape: g.outputShape) { out, _ in
+            perWorker.withUnsafeMutableBufferPointer { accumulators in
+                let shared = accumulators.baseAddress!
+                forEachWorker(limit: workers) { worker, workers in
+                    var c = worker
+                    while c < chunks {
+                        let start = c * chunk, count = Swift.min(chunk, rows - start)
+                        sgemm(GEMMOperand(pointer: x.basePointer + start * k, transposed: false, leadingDimension: k), wOperand,
+                              out + start * cout, m: count, n: cout, k: k, ldc: cout)
+                        shared[worker].add(out + start * cout, rows: count)
+                        c += workers
+                    }
+                }
+            }
+        }
+    }
+    var total = BatchMomentsAccumulator(channels: cout)
+    for accumulator in perWorker { total.add(accumulator) }
+    let (mean, variance) = total.moments
+    return (output, mean, variance)
+}
+
 /// Gradient of `conv2D` with respect to its input (`tf.nn.conv2d_backprop_input`).
 public func conv2DBackpropInput(_ outputGradient: Tensor, kernel: Tensor, inputShape: [Int], strides: (Int, Int) = (1, 1),
                                 padding: Padding = .valid, dilation: (Int, Int) = (1, 1)) -> Tensor {

@@ -74,4 +74,33 @@ final class FusionTests: XCTestCase {
         XCTAssertTrue(scopes.contains("depthwise_conv2d+batch_normalization_1+re_lu_1"), "\(scopes)")
         XCTAssertFalse(scopes.contains { $0.contains("zero_padding2d") }, "\(scopes)")
     }
+
+    /// In training, a 1x1 convolution with an output of 2^24 floats and up gathers its batch
+    /// moments for the BatchNormalization after it; the result is the separate layers' up to
+    /// float rounding, moving statistics included.
+    func testAConvolutionThatGathersBatchMomentsTrainsAsTheSeparateLayers() throws {
+        func model() throws -> Sequential {
+            try Sequential(inputShape: [512, 512, 4], [
+                Conv2D(64, kernelSize: (1, 1), padding: .same, useBias: false), BatchNormalization(), ReLU6(),
+            ], seed: 5)
+        }
+        var rng = SeededGenerator(seed: 10)
+        let x = Tensor.uniform([1, 512, 512, 4], low: -1, high: 1, using: &rng)
+        XCTAssertTrue(conv2DGathersBatchMoments(inputShape: x.shape, kernelShape: [1, 1, 4, 64]))
+        let fused = try model(), separate = try model()
+        for (a, b) in zip(fused.parameters, separate.parameters) { b.parameter.value = a.parameter.value }
+        let (yf, gf) = run(fused, x, training: true, fused: true)
+        let (ys, gs) = run(separate, x, training: true, fused: false)
+        // The output on a sample of its 2^24 values (all of them take seconds in a debug build).
+        let sample = Array(stride(from: 0, to: yf.count, by: 997))
+        let (af, bs) = (yf.scalars, ys.scalars)
+        assertClose(Tensor(shape: [sample.count], scalars: sample.map { af[$0] }),
+                    Tensor(shape: [sample.count], scalars: sample.map { bs[$0] }), "training output")
+        for (i, (a, b)) in zip(gf, gs).enumerated() {
+            assertClose(a, b, "gradient of \(fused.trainableParameters[i].name)", tolerance: 1e-4)
+        }
+        for (a, b) in zip(fused.parameters, separate.parameters) where !a.parameter.isTrainable {
+            assertClose(a.parameter.value, b.parameter.value, "\(a.name) after a training call", tolerance: 1e-6)
+        }
+    }
 }

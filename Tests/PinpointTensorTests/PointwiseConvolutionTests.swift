@@ -1,9 +1,10 @@
 @testable import PinpointTensor
 import XCTest
 
-/// A 1x1 convolution's two gradients in one pass (`pointwiseConv2DBackprop`) against float64
-/// loops: chunks that do not divide the rows, more chunks than workers, one chunk, and the
-/// public `conv2DBackprop` on both of its paths.
+/// A 1x1 convolution's two gradients in one pass (`pointwiseConv2DBackprop`) and its forward pass
+/// with its output's batch moments (`pointwiseConv2DWithBatchMoments`) against float64 loops:
+/// chunks that do not divide the rows, more chunks than workers, one chunk, and the public
+/// functions on both of their paths.
 final class PointwiseConvolutionTests: XCTestCase {
     /// dx[r, i] = sum_o dy[r, o] w[i, o] and dw[i, o] = sum_r x[r, i] dy[r, o], in float64.
     private func reference(_ x: Tensor, _ dy: Tensor, _ w: Tensor) -> (input: [Double], kernel: [Double]) {
@@ -82,5 +83,44 @@ final class PointwiseConvolutionTests: XCTestCase {
                 XCTAssertEqual(Double(dws[i * 16 + o]), sum, accuracy: 0.05, "kernel gradient (\(i), \(o)), a sum of 2^20 terms")
             }
         }
+    }
+
+    func testTheForwardPassGathersTheBatchMomentsOfItsOutput() throws {
+        var rng = SeededGenerator(seed: 23)
+        // 3 x 4 x 9 = 108 rows; inputs around 10, so channel 0 (all ones) has a mean near 50 and a
+        // small variance, and channel 1 (all zeros) is constant.
+        let cin = 5, cout = 12
+        let x = Tensor.uniform([3, 4, 9, cin], low: 10, high: 11, using: &rng)
+        var weights = Tensor.uniform([cin, cout], low: -1, high: 1, using: &rng).scalars
+        for i in 0..<cin { weights[i * cout] = 1; weights[i * cout + 1] = 0 }
+        let w = Tensor(shape: [1, 1, cin, cout], scalars: weights)
+        let expected = conv2D(x, kernel: w, padding: .same)
+        let ys = expected.scalars, rows = ys.count / cout
+        var mean = [Double](repeating: 0, count: cout), variance = mean
+        for c in 0..<cout {
+            for r in 0..<rows { mean[c] += Double(ys[r * cout + c]) }
+            mean[c] /= Double(rows)
+            for r in 0..<rows { variance[c] += (Double(ys[r * cout + c]) - mean[c]) * (Double(ys[r * cout + c]) - mean[c]) }
+            variance[c] /= Double(rows)
+        }
+        for chunkRows in [1, 7, 64, 108, 300] {
+            let result = try XCTUnwrap(pointwiseConv2DWithBatchMoments(x, kernel: w, strides: (1, 1), padding: .same, dilation: (1, 1),
+                                                                       minimumCount: 0, chunkRows: chunkRows))
+            XCTAssertEqual(result.output.shape, expected.shape)
+            let worst = zip(result.output.scalars, ys).map { abs($0 - $1) }.max() ?? 0
+            XCTAssertLessThanOrEqual(worst, 1e-5 * 50, "output, chunks of \(chunkRows)")
+            for c in 0..<cout {
+                XCTAssertEqual(Double(result.mean.scalars[c]), mean[c], accuracy: 1e-6 * max(abs(mean[c]), 1), "mean \(c), chunks of \(chunkRows)")
+                XCTAssertEqual(Double(result.variance.scalars[c]), variance[c], accuracy: 1e-5 * variance[c] + 1e-9,
+                               "variance \(c), chunks of \(chunkRows)")
+            }
+            XCTAssertEqual(result.variance.scalars[1], 0, "a constant channel has no variance")
+        }
+        // The public function declines small outputs and other convolutions.
+        XCTAssertNil(conv2DWithBatchMoments(x, kernel: w))
+        XCTAssertNil(pointwiseConv2DWithBatchMoments(x, kernel: Tensor.ones([3, 3, cin, cout]), strides: (1, 1), padding: .same,
+                                                     dilation: (1, 1), minimumCount: 0))
+        XCTAssertFalse(conv2DGathersBatchMoments(inputShape: x.shape, kernelShape: w.shape))
+        XCTAssertTrue(conv2DGathersBatchMoments(inputShape: [1, 512, 512, 4], kernelShape: [1, 1, 4, 64]))
     }
 }
