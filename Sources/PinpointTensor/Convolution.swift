@@ -128,8 +128,8 @@ public func conv2D(_ input: Tensor, kernel: Tensor, strides: (Int, Int) = (1, 1)
 /// `conv2D` of a 1x1, stride-1 convolution without bias or activation, with the batch moments of
 /// its output (`batchMoments`), each chunk's sums taken as its GEMM finishes, while the chunk is
 /// in L2: training's BatchNormalization after the convolution then reads its input once less.
-/// Nil for any other convolution, or for an output under `minimumCount` floats, which the
-/// moments pass finds largely in cache.
+/// Nil for any other convolution, or for an output under `pointwiseOnePassMinimumCount` floats
+/// (64 MiB), which the moments pass finds largely in cache.
 ///
 /// ```swift
 /// if let (y, mean, variance) = conv2DWithBatchMoments(x, kernel: w) { ... }
@@ -300,10 +300,11 @@ public func conv2DBackprop(_ input: Tensor, outputGradient: Tensor, kernel: Tens
                                  padding: padding, dilation: dilation))
 }
 
-/// Output gradients of at least this many floats (64 MiB, twice a server's last-level cache
-/// share) take a 1x1 convolution's two gradients in one pass. Below it, the second pass finds
-/// much of the gradient in cache and the two separate GEMMs, each threaded as a whole, run as
-/// fast or faster (`make bench`'s pointwise rows: 16 -> 96 at 112, a 193 MB gradient, 20-21 ms
+/// Outputs and output gradients of at least this many floats (64 MiB, twice a server's
+/// last-level cache share) have a 1x1 convolution's second pass over them folded into the
+/// first: in training, its output's batch moments (`conv2DWithBatchMoments`), and its two
+/// gradients (`conv2DBackprop`). Below it, the second pass finds much of the tensor in cache,
+/// and the two separate gradient GEMMs, each threaded as a whole, run as fast or faster (`make bench`'s pointwise rows: 16 -> 96 at 112, a 193 MB gradient, 20-21 ms
 /// apart against 13-16 in one pass; 24 -> 144 at 56, 72 MB, 8-9 ms either way; 384 -> 576 at
 /// 14, 18 MB, 18-21 ms apart against 19-22).
 let pointwiseOnePassMinimumCount = 1 << 24
