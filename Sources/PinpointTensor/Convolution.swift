@@ -98,19 +98,13 @@ public func conv2D(_ input: Tensor, kernel: Tensor, strides: (Int, Int) = (1, 1)
                     parallelSGEMM(xOperand, wOperand, out, m: rows, n: cout, k: k, ldc: cout)
                     return
                 }
-                // Chunks of rows dealt to the workers, each GEMM followed by the epilogue while its
-                // output is in L2 (instead of a second pass over the whole output).
-                let chunk = Swift.max(64, Swift.min(rows, (columnBudget / Swift.max(k + cout, 1)) / 16 * 16))
-                let chunks = (rows + chunk - 1) / chunk
-                forEachWorker(limit: chunks) { worker, workers in
-                    var c = worker
-                    while c < chunks {
-                        let start = c * chunk, count = Swift.min(chunk, rows - start)
-                        sgemm(GEMMOperand(pointer: x.basePointer + start * k, transposed: false, leadingDimension: k), wOperand,
-                              out + start * cout, m: count, n: cout, k: k, ldc: cout)
-                        epilogue.apply(out + start * cout, rows: count, columns: cout)
-                        c += workers
-                    }
+                // Each chunk's GEMM followed by the epilogue while its output is in L2 (instead of
+                // a second pass over the whole output).
+                let chunk = pointwiseChunkRows(rows, floatsPerRow: k + cout)
+                forEachPointwiseChunk(rows: rows, chunk: chunk) { _, start, count in
+                    sgemm(GEMMOperand(pointer: x.basePointer + start * k, transposed: false, leadingDimension: k), wOperand,
+                          out + start * cout, m: count, n: cout, k: k, ldc: cout)
+                    epilogue.apply(out + start * cout, rows: count, columns: cout)
                 }
                 return
             }
@@ -163,23 +157,17 @@ func pointwiseConv2DWithBatchMoments(_ input: Tensor, kernel: Tensor, strides: (
     let x = input.contiguous(), w = kernel.contiguous()
     let k = g.columnCount, cout = g.outChannels, rows = g.batch * g.pixelsPerImage
     let wOperand = GEMMOperand(pointer: w.basePointer, transposed: false, leadingDimension: cout)
-    let chunk = Swift.max(1, chunkRows ?? Swift.max(64, Swift.min(rows, (columnBudget / Swift.max(k + cout, 1)) / 16 * 16)))
-    let chunks = (rows + chunk - 1) / chunk
-    let workers = Swift.max(1, Swift.min(Parallelism.threadCount, chunks))
-    var perWorker = [BatchMomentsAccumulator](repeating: BatchMomentsAccumulator(channels: cout), count: workers)
+    let chunk = Swift.max(1, chunkRows ?? pointwiseChunkRows(rows, floatsPerRow: k + cout))
+    var perWorker = [BatchMomentsAccumulator](repeating: BatchMomentsAccumulator(channels: cout),
+                                              count: pointwiseChunkWorkers(rows: rows, chunk: chunk))
     let output = withExtendedLifetime((x, w)) {
         Tensor(shape: g.outputShape) { out, _ in
             perWorker.withUnsafeMutableBufferPointer { accumulators in
                 let shared = accumulators.baseAddress!
-                forEachWorker(limit: workers) { worker, workers in
-                    var c = worker
-                    while c < chunks {
-                        let start = c * chunk, count = Swift.min(chunk, rows - start)
-                        sgemm(GEMMOperand(pointer: x.basePointer + start * k, transposed: false, leadingDimension: k), wOperand,
-                              out + start * cout, m: count, n: cout, k: k, ldc: cout)
-                        shared[worker].add(out + start * cout, rows: count)
-                        c += workers
-                    }
+                forEachPointwiseChunk(rows: rows, chunk: chunk) { worker, start, count in
+                    sgemm(GEMMOperand(pointer: x.basePointer + start * k, transposed: false, leadingDimension: k), wOperand,
+                          out + start * cout, m: count, n: cout, k: k, ldc: cout)
+                    shared[worker].add(out + start * cout, rows: count)
                 }
             }
         }
@@ -320,27 +308,20 @@ func pointwiseConv2DBackprop(_ input: Tensor, outputGradient: Tensor, kernel: Te
     let x = input.contiguous(), dy = outputGradient.contiguous(), w = kernel.contiguous()
     let cin = g.inChannels, cout = g.outChannels, rows = g.batch * g.pixelsPerImage
     let wT = GEMMOperand(pointer: w.basePointer, transposed: true, leadingDimension: cout)
-    let chunk = Swift.max(1, chunkRows ?? Swift.max(64, Swift.min(rows, (columnBudget / Swift.max(2 * cin + cout, 1)) / 16 * 16)))
-    let chunks = (rows + chunk - 1) / chunk
-    let workers = Swift.max(1, Swift.min(Parallelism.threadCount, chunks))
+    let chunk = Swift.max(1, chunkRows ?? pointwiseChunkRows(rows, floatsPerRow: 2 * cin + cout))
+    let workers = pointwiseChunkWorkers(rows: rows, chunk: chunk)
     var kernelGradient: Tensor?
     let inputGradient = withExtendedLifetime((x, dy, w)) {
         Tensor(shape: input.shape) { dx, _ in
             kernelGradient = Tensor(shape: kernel.shape) { dw, count in
                 // Worker 0 accumulates into the result, the others into private buffers.
                 Workspace.withBuffer(count: Swift.max(workers - 1, 1) * count) { partials in
-                    forEachWorker(limit: workers) { worker, workers in
-                        let own = worker == 0 ? dw : partials + (worker - 1) * count
-                        own.initialize(repeating: 0, count: count)
-                        var c = worker
-                        while c < chunks {
-                            let start = c * chunk, n = Swift.min(chunk, rows - start)
-                            let gradientRows = GEMMOperand(pointer: dy.basePointer + start * cout, transposed: false, leadingDimension: cout)
-                            sgemm(GEMMOperand(pointer: x.basePointer + start * cin, transposed: true, leadingDimension: cin), gradientRows,
-                                  own, m: cin, n: cout, k: n, ldc: cout, beta: 1)
-                            sgemm(gradientRows, wT, dx + start * cin, m: n, n: cin, k: cout, ldc: cin)
-                            c += workers
-                        }
+                    for worker in 0..<workers { (worker == 0 ? dw : partials + (worker - 1) * count).initialize(repeating: 0, count: count) }
+                    forEachPointwiseChunk(rows: rows, chunk: chunk) { worker, start, n in
+                        let gradientRows = GEMMOperand(pointer: dy.basePointer + start * cout, transposed: false, leadingDimension: cout)
+                        sgemm(GEMMOperand(pointer: x.basePointer + start * cin, transposed: true, leadingDimension: cin), gradientRows,
+                              worker == 0 ? dw : partials + (worker - 1) * count, m: cin, n: cout, k: n, ldc: cout, beta: 1)
+                        sgemm(gradientRows, wT, dx + start * cin, m: n, n: cin, k: cout, ldc: cin)
                     }
                     for worker in 1..<workers {
                         let p = partials + (worker - 1) * count
@@ -351,6 +332,30 @@ func pointwiseConv2DBackprop(_ input: Tensor, outputGradient: Tensor, kernel: Te
         }
     }
     return (inputGradient, kernelGradient!)
+}
+
+/// Rows per chunk of a 1x1 convolution's chunked passes: what keeps `floatsPerRow` floats a row
+/// (the chunk's operands and result) near `columnBudget`, in L2, at least 64 rows.
+private func pointwiseChunkRows(_ rows: Int, floatsPerRow: Int) -> Int {
+    Swift.max(64, Swift.min(rows, (columnBudget / Swift.max(floatsPerRow, 1)) / 16 * 16))
+}
+
+/// The workers `forEachPointwiseChunk` runs on.
+private func pointwiseChunkWorkers(rows: Int, chunk: Int) -> Int {
+    Swift.max(1, Swift.min(Parallelism.threadCount, (rows + chunk - 1) / chunk))
+}
+
+/// Deals chunks of `chunk` rows (the last one shorter) round-robin to the workers:
+/// `body(worker, first row, rows)`, a worker's chunks in order.
+private func forEachPointwiseChunk(rows: Int, chunk: Int, _ body: (_ worker: Int, _ start: Int, _ count: Int) -> Void) {
+    let chunks = (rows + chunk - 1) / chunk
+    forEachWorker(limit: pointwiseChunkWorkers(rows: rows, chunk: chunk)) { worker, workers in
+        var c = worker
+        while c < chunks {
+            body(worker, c * chunk, Swift.min(chunk, rows - c * chunk))
+            c += workers
+        }
+    }
 }
 
 /// How a convolution's output rows (image-major) are cut into chunks and dealt to workers.
