@@ -259,7 +259,25 @@ for (size, cin, cout) in [(112, 16, 96), (56, 24, 144), (56, 144, 24), (28, 192,
 // MobileNetV2's batch normalization in training, fused with its ReLU6, at the largest shapes of
 // the 224x224 backbone: each pass streams whole activations, so these are bound by memory
 // bandwidth. GB/s counts the bytes each pass must read and write (moments: x; normalize: x and y;
-// gradient: x and dy twice, dx once).
+// gradient: x and dy twice, dx once). The bar is a plain copy of as many bytes on every thread.
+do {
+    let count = 48 << 20  // 192 MB: the 96-channel activation at 112x112, batch 40
+    let source = UnsafeMutablePointer<Float>.allocate(capacity: count), target = UnsafeMutablePointer<Float>.allocate(capacity: count)
+    defer { source.deallocate(); target.deallocate() }
+    source.initialize(repeating: 1, count: count)
+    target.initialize(repeating: 0, count: count)
+    let threads = Parallelism.threadCount
+    let (from, to) = (Int(bitPattern: source), Int(bitPattern: target))  // addresses: pointers are not Sendable
+    let seconds = measure(options.repeats) {
+        DispatchQueue.concurrentPerform(iterations: threads) { t in
+            let start = count * t / threads, end = count * (t + 1) / threads
+            let source = UnsafePointer<Float>(bitPattern: from)!, target = UnsafeMutablePointer<Float>(bitPattern: to)!
+            (target + start).update(from: source + start, count: end - start)
+        }
+    }
+    printLine("memory copy 192 MB, \(threads) thread\(threads == 1 ? "" : "s")",
+              String(format: " %8.2f ms %8.1f GB/s", seconds * 1000, 2 * Double(count * MemoryLayout<Float>.stride) / seconds / 1e9))
+}
 for (size, channels) in [(112, 96), (56, 144), (14, 576)] {
     let x = Tensor.uniform([options.batch, size, size, channels], low: -1, high: 1, using: &rng)
     let dy = Tensor.uniform(x.shape, low: -1, high: 1, using: &rng)
