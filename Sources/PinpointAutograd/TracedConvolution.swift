@@ -22,14 +22,14 @@ public func conv2DWithBatchMoments(_ input: Traced, kernel: Traced, strides: (In
         return (conv2D(input, kernel: kernel, strides: strides, padding: padding, dilation: dilation), nil)
     }
     return (recordConv2D(y, input: input, kernel: kernel, strides: strides, padding: padding, dilation: dilation, bias: nil,
-                         activation: .linear, operation: "conv2D(_:kernel:strides:padding:dilation:bias:activation:)"), (mean, variance))
+                         activation: .linear), (mean, variance))
 }
 
-/// Records `conv2D`'s output `y` with the convolution's pullbacks.
+/// Records `conv2D`'s output `y` with the convolution's pullbacks, under `conv2D`'s name.
 private func recordConv2D(_ y: Tensor, input: Traced, kernel: Traced, strides: (Int, Int), padding: Padding, dilation: (Int, Int),
-                          bias: Traced?, activation: FusedActivation,
-                          operation: String = "conv2D(_:kernel:strides:padding:dilation:bias:activation:)") -> Traced {
-    recordConvolution(y, input: input, kernel: kernel, bias: bias, activation: activation, operation: operation, inputGradient: { dz in
+                          bias: Traced?, activation: FusedActivation) -> Traced {
+    recordConvolution(y, input: input, kernel: kernel, bias: bias, activation: activation,
+                      operation: "conv2D(_:kernel:strides:padding:dilation:bias:activation:)", inputGradient: { dz in
         conv2DBackpropInput(dz, kernel: kernel.value, inputShape: input.shape, strides: strides, padding: padding, dilation: dilation)
     }, kernelGradient: { dz in
         conv2DBackpropKernel(input.value, outputGradient: dz, kernelShape: kernel.shape, strides: strides, padding: padding, dilation: dilation)

@@ -245,20 +245,13 @@ public func conv2DBackpropKernel(_ input: Tensor, outputGradient: Tensor, kernel
                               m: k, n: cout, k: g.batch * g.pixelsPerImage, ldc: cout)
                 return
             }
-            // Worker 0 accumulates into the result, the others into private buffers summed at the end.
             let plan = RowChunks(g, budget: columnBudget)
-            Workspace.withBuffer(count: Swift.max(plan.workers - 1, 1) * count) { partials in
+            accumulatingPerWorker(into: dw, count: count, workers: plan.workers) { accumulator in
                 forEachRowChunk(g, plan) { rows, col, worker in
                     im2col(x.basePointer, g, rows: rows, into: col)
                     sgemm(GEMMOperand(pointer: col, transposed: true, leadingDimension: k),
                           GEMMOperand(pointer: dy.basePointer + rows.lowerBound * ow * cout, transposed: false, leadingDimension: cout),
-                          worker == 0 ? dw : partials + (worker - 1) * count, m: k, n: cout, k: rows.count * ow, ldc: cout, beta: 1)
-                } prepare: { worker in
-                    (worker == 0 ? dw : partials + (worker - 1) * count).initialize(repeating: 0, count: count)
-                }
-                for worker in 1..<plan.workers {
-                    let p = partials + (worker - 1) * count
-                    for i in 0..<count { dw[i] += p[i] }
+                          accumulator(worker), m: k, n: cout, k: rows.count * ow, ldc: cout, beta: 1)
                 }
             }
         }
@@ -292,9 +285,10 @@ public func conv2DBackprop(_ input: Tensor, outputGradient: Tensor, kernel: Tens
 /// last-level cache share) have a 1x1 convolution's second pass over them folded into the
 /// first: in training, its output's batch moments (`conv2DWithBatchMoments`), and its two
 /// gradients (`conv2DBackprop`). Below it, the second pass finds much of the tensor in cache,
-/// and the two separate gradient GEMMs, each threaded as a whole, run as fast or faster (`make bench`'s pointwise rows: 16 -> 96 at 112, a 193 MB gradient, 20-21 ms
-/// apart against 13-16 in one pass; 24 -> 144 at 56, 72 MB, 8-9 ms either way; 384 -> 576 at
-/// 14, 18 MB, 18-21 ms apart against 19-22).
+/// and the two separate gradient GEMMs, each threaded as a whole, run as fast or faster
+/// (`make bench`'s pointwise rows: 16 -> 96 at 112, a 193 MB gradient, 20-21 ms apart against
+/// 13-16 in one pass; 24 -> 144 at 56, 72 MB, 8-9 ms either way; 384 -> 576 at 14, 18 MB, 18-21
+/// ms apart against 19-22).
 let pointwiseOnePassMinimumCount = 1 << 24
 
 /// A 1x1, stride-1 convolution's input and kernel gradients in one pass over the output
@@ -309,29 +303,38 @@ func pointwiseConv2DBackprop(_ input: Tensor, outputGradient: Tensor, kernel: Te
     let cin = g.inChannels, cout = g.outChannels, rows = g.batch * g.pixelsPerImage
     let wT = GEMMOperand(pointer: w.basePointer, transposed: true, leadingDimension: cout)
     let chunk = Swift.max(1, chunkRows ?? pointwiseChunkRows(rows, floatsPerRow: 2 * cin + cout))
-    let workers = pointwiseChunkWorkers(rows: rows, chunk: chunk)
     var kernelGradient: Tensor?
     let inputGradient = withExtendedLifetime((x, dy, w)) {
         Tensor(shape: input.shape) { dx, _ in
             kernelGradient = Tensor(shape: kernel.shape) { dw, count in
-                // Worker 0 accumulates into the result, the others into private buffers.
-                Workspace.withBuffer(count: Swift.max(workers - 1, 1) * count) { partials in
-                    for worker in 0..<workers { (worker == 0 ? dw : partials + (worker - 1) * count).initialize(repeating: 0, count: count) }
+                accumulatingPerWorker(into: dw, count: count, workers: pointwiseChunkWorkers(rows: rows, chunk: chunk)) { accumulator in
                     forEachPointwiseChunk(rows: rows, chunk: chunk) { worker, start, n in
                         let gradientRows = GEMMOperand(pointer: dy.basePointer + start * cout, transposed: false, leadingDimension: cout)
                         sgemm(GEMMOperand(pointer: x.basePointer + start * cin, transposed: true, leadingDimension: cin), gradientRows,
-                              worker == 0 ? dw : partials + (worker - 1) * count, m: cin, n: cout, k: n, ldc: cout, beta: 1)
+                              accumulator(worker), m: cin, n: cout, k: n, ldc: cout, beta: 1)
                         sgemm(gradientRows, wT, dx + start * cin, m: n, n: cin, k: cout, ldc: cin)
-                    }
-                    for worker in 1..<workers {
-                        let p = partials + (worker - 1) * count
-                        for i in 0..<count { dw[i] += p[i] }
                     }
                 }
             }
         }
     }
     return (inputGradient, kernelGradient!)
+}
+
+/// Runs `body` with an accumulator per worker for a `count`-float result, all zeroed: worker 0's
+/// is `result` itself, the others' private buffers, added into `result` in worker order after
+/// `body` (a kernel gradient summed over the chunks several workers take).
+private func accumulatingPerWorker(into result: UnsafeMutablePointer<Float>, count: Int, workers: Int,
+                                   _ body: (_ accumulator: (_ worker: Int) -> UnsafeMutablePointer<Float>) -> Void) {
+    Workspace.withBuffer(count: Swift.max(workers - 1, 1) * count) { partials in
+        func accumulator(_ worker: Int) -> UnsafeMutablePointer<Float> { worker == 0 ? result : partials + (worker - 1) * count }
+        for worker in 0..<workers { accumulator(worker).initialize(repeating: 0, count: count) }
+        body(accumulator)
+        for worker in 1..<workers {
+            let p = accumulator(worker)
+            for i in 0..<count { result[i] += p[i] }
+        }
+    }
 }
 
 /// Rows per chunk of a 1x1 convolution's chunked passes: what keeps `floatsPerRow` floats a row
@@ -374,14 +377,12 @@ private struct RowChunks {
 }
 
 /// Deals the chunks round-robin to `plan.workers` workers, each with its own scratch column
-/// buffer; `prepare` runs once per worker before its first chunk.
+/// buffer.
 private func forEachRowChunk(
     _ g: Conv2DGeometry, _ plan: RowChunks,
-    _ body: (_ rows: Range<Int>, _ columns: UnsafeMutablePointer<Float>, _ worker: Int) -> Void,
-    prepare: (_ worker: Int) -> Void = { _ in }
+    _ body: (_ rows: Range<Int>, _ columns: UnsafeMutablePointer<Float>, _ worker: Int) -> Void
 ) {
     forEachWorker(limit: plan.workers) { worker, workers in
-        prepare(worker)
         Workspace.withBuffer(count: plan.perChunk * g.window.width.output * g.columnCount) { col in
             var chunk = worker
             while chunk < plan.chunks {
