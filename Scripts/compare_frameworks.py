@@ -303,11 +303,14 @@ def main():
     command = (f"{sys.executable} Scripts/compare_frameworks.py --rounds {args.rounds} --steps {args.steps}"
                + (" --flagged FLAGGED_BINARY" if args.flagged else ""))
     coretype = os.environ.get("OPENBLAS_CORETYPE")
+    # One table per kernel set: machines differ from session to session, and a run on one kind
+    # replaces only that kind's table.
+    kernels = kernel_set(args.pinpoint)
     section = "\n".join([
-        "<!-- comparison:begin (written by Scripts/compare_frameworks.py) -->",
+        f"<!-- comparison:begin {kernels} (written by Scripts/compare_frameworks.py) -->",
         f"Measured {datetime.date.today().isoformat()} on {machine()}; TensorFlow {version} (oneDNN on by default), "
         f"PyTorch {torch_version} (CPU, eager, channels_last). Environment: OPENBLAS_CORETYPE "
-        + (f"= {coretype}" if coretype else "unset") + f"; Pinpoint's kernel set {results and kernel_set(args.pinpoint)}, "
+        + (f"= {coretype}" if coretype else "unset") + f"; Pinpoint's kernel set {kernels}, "
         f"OpenBLAS kernels {openblas_core(args.pinpoint)}. FP32 peak (`pinpoint cpu --peak`, {THREADS} threads): {peak:.0f} GFLOP/s.",
         f"Batch {BATCH}, {THREADS} threads, {WARMUP} warm-up then {args.steps} timed steps per process; medians of {args.rounds} "
         "alternating rounds; images/s. TensorFlow counts with its faster variant (tob = train_on_batch, fn = tf.function, "
@@ -323,7 +326,7 @@ def main():
     if not args.no_write and args.only is None:
         path = os.path.join(ROOT, "Docs/Performance.md")
         text = open(path).read()
-        pattern = re.compile(r"<!-- comparison:begin.*?<!-- comparison:end -->", re.S)
+        pattern = re.compile(rf"<!-- comparison:begin {kernels} .*?<!-- comparison:end -->", re.S)
         text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip() + "\n\n" + section + "\n"
         open(path, "w").write(text)
         print(f"wrote {path}", file=sys.stderr)
