@@ -15,7 +15,7 @@ let package = Package(
         .library(name: "PinpointOptimizers", targets: ["PinpointOptimizers"]),
         .library(name: "PinpointModels", targets: ["PinpointModels"]),
         .library(name: "PinpointTraining", targets: ["PinpointTraining"]),
-        .executable(name: "pinpoint", targets: ["pinpoint"]),
+        .executable(name: "pinpoint", targets: ["PinpointCLI"]),
         .executable(name: "pinpoint-benchmarks", targets: ["PinpointBenchmarks"]),
     ],
     dependencies: [
@@ -53,8 +53,10 @@ let package = Package(
                                "PinpointAutograd", "PinpointTensor"]),
         .target(name: "Pinpoint", dependencies: ["PinpointTensor", "PinpointAutograd", "PinpointData", "PinpointLayers",
                                                  "PinpointMetrics", "PinpointOptimizers", "PinpointModels", "PinpointTraining"]),
+        // The command-line tool's target is PinpointCLI, not `pinpoint`: a Sources/pinpoint beside
+        // Sources/Pinpoint breaks checkouts on case-insensitive file systems. Its product keeps the name.
         .executableTarget(
-            name: "pinpoint",
+            name: "PinpointCLI",
             dependencies: [
                 "Pinpoint",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -83,6 +85,6 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "PinpointTrainingTests", dependencies: ["PinpointTraining"]),
         // Runs the built `pinpoint` executable; depending on it makes `swift build --build-tests` build it.
-        .testTarget(name: "PinpointCommandTests", dependencies: ["pinpoint"]),
+        .testTarget(name: "PinpointCommandTests", dependencies: ["PinpointCLI"]),
     ]
 )
