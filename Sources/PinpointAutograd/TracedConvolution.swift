@@ -83,7 +83,7 @@ public func conv2DMaxPool(_ input: Traced, kernel: Traced, strides: (Int, Int) =
 /// takes the gradient through the activation and sums the bias gradient in one pass, then asks
 /// for the input and kernel gradients of the convolution itself only where they are needed
 /// (both at once through `bothGradients`, where given, when both are).
-private func recordConvolution(_ y: Tensor, input: Traced, kernel: Traced, bias: Traced?, activation: FusedActivation,
+func recordConvolution(_ y: Tensor, input: Traced, kernel: Traced, bias: Traced?, activation: FusedActivation,
                                operation: String = #function, inputGradient: @escaping (Tensor) -> Tensor,
                                kernelGradient: @escaping (Tensor) -> Tensor,
                                bothGradients: ((Tensor) -> (input: Tensor, kernel: Tensor))? = nil) -> Traced {
@@ -95,69 +95,5 @@ private func recordConvolution(_ y: Tensor, input: Traced, kernel: Traced, bias:
             return [dx, dw] + biasGradient
         }
         return [input.isRecorded ? inputGradient(dz) : nil, kernel.isRecorded ? kernelGradient(dz) : nil] + biasGradient
-    })
-}
-
-/// `activation(x + bias)` on the tape in one pass each way, `bias` along the last axis (Dense's
-/// and DepthwiseConv2D's epilogue).
-public func biasActivation(_ x: Traced, bias: Traced?, activation: FusedActivation) -> Traced {
-    let y = x.value.biasActivation(bias: bias?.value, activation: activation)
-    return Traced.record(y, inputs: [x] + (bias.map { [$0] } ?? []), pullback: { g in
-        let (dz, db) = biasActivationBackward(g, output: y, activation: activation, biasGradient: bias?.isRecorded ?? false)
-        return [x.isRecorded ? dz : nil] + (bias.map { _ in [db] } ?? [])
-    })
-}
-
-/// Max pooling on the tape; the positions of the maxima are kept only while recording.
-public func maxPool2D(_ input: Traced, poolSize: (Int, Int) = (2, 2), strides: (Int, Int)? = nil,
-                      padding: Padding = .valid) -> Traced {
-    let y = maxPool2D(input.value, poolSize: poolSize, strides: strides, padding: padding)
-    return Traced.record(y, inputs: [input], pullback: { g in
-        [maxPool2DBackprop(g, input: input.value, output: y, poolSize: poolSize, strides: strides, padding: padding)]
-    })
-}
-
-/// Average pooling on the tape.
-public func avgPool2D(_ input: Traced, poolSize: (Int, Int) = (2, 2), strides: (Int, Int)? = nil,
-                      padding: Padding = .valid) -> Traced {
-    let y = avgPool2D(input.value, poolSize: poolSize, strides: strides, padding: padding)
-    let inputShape = input.shape
-    return Traced.record(y, inputs: [input], pullback: { g in
-        [avgPool2DBackprop(g, inputShape: inputShape, poolSize: poolSize, strides: strides, padding: padding)]
-    })
-}
-
-/// Mean over the spatial axes, [N, H, W, C] -> [N, C].
-public func globalAvgPool2D(_ input: Traced) -> Traced {
-    precondition(input.rank == 4, "globalAvgPool2D: input must be NHWC (rank 4), shape is \(input.shape)")
-    return input.mean(alongAxes: [1, 2])
-}
-
-/// Batch normalization on the tape, in one pass each way (see `batchNormalize`), optionally with
-/// the activation that follows it fused in. With `batchStatistics`, `mean` and `variance` are the
-/// input's own batch moments and the input's gradient flows through them too (training);
-/// otherwise they are constants (moving statistics).
-public func batchNormalization(_ x: Traced, gamma: Traced, beta: Traced, mean: Tensor, variance: Tensor, epsilon: Float,
-                               batchStatistics: Bool, activation: FusedActivation = .linear) -> Traced {
-    let y = batchNormalize(x.value, mean: mean, variance: variance, gamma: gamma.value, beta: beta.value, epsilon: epsilon,
-                           activation: activation)
-    return Traced.record(y, inputs: [x, gamma, beta], pullback: { g in
-        let d = batchNormalizationBackward(g, input: x.value, mean: mean, variance: variance, gamma: gamma.value, epsilon: epsilon,
-                                           batchStatistics: batchStatistics, activation: activation, beta: beta.value)
-        return [x.isRecorded ? d.input : nil, d.gamma, d.beta]
-    })
-}
-
-/// Depthwise convolution on the tape (see `depthwiseConv2D(_:kernel:strides:padding:dilation:bias:activation:)`),
-/// optionally with a bias and activation fused into its forward pass and into one backward pass.
-public func depthwiseConv2D(_ input: Traced, kernel: Traced, strides: (Int, Int) = (1, 1), padding: Padding = .valid,
-                            dilation: (Int, Int) = (1, 1), bias: Traced? = nil, activation: FusedActivation = .linear) -> Traced {
-    let y = depthwiseConv2D(input.value, kernel: kernel.value, strides: strides, padding: padding, dilation: dilation,
-                            bias: bias?.value, activation: activation)
-    return recordConvolution(y, input: input, kernel: kernel, bias: bias, activation: activation, inputGradient: { dz in
-        depthwiseConv2DBackpropInput(dz, kernel: kernel.value, inputShape: input.shape, strides: strides, padding: padding, dilation: dilation)
-    }, kernelGradient: { dz in
-        depthwiseConv2DBackpropKernel(input.value, outputGradient: dz, kernelShape: kernel.shape, strides: strides, padding: padding,
-                                      dilation: dilation)
     })
 }

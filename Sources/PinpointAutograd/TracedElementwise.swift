@@ -83,3 +83,25 @@ extension Traced {
         })
     }
 }
+
+// Unary math, each with its derivative beside it.
+
+extension Traced {
+    /// A unary operation whose pullback multiplies by a local derivative computed from x and y.
+    @inline(__always)
+    private func unary(_ y: Tensor, derivative: @escaping (_ x: Tensor, _ y: Tensor) -> Tensor) -> Traced {
+        let x = value
+        return Traced.record(y, inputs: [self], pullback: { g in [g * derivative(x, y)] })
+    }
+
+    public func exp() -> Traced { unary(value.exp()) { _, y in y } }
+    public func log() -> Traced { unary(value.log()) { x, _ in 1 / x } }
+    public func sqrt() -> Traced { unary(value.sqrt()) { _, y in 0.5 / y } }
+    public func square() -> Traced { unary(value.square()) { x, _ in 2 * x } }
+    public func abs() -> Traced { unary(value.abs()) { x, _ in x.sign() } }
+    public func tanh() -> Traced { unary(value.tanh()) { _, y in 1 - y.square() } }
+    /// Gradient passes where low <= x <= high (TensorFlow's clip_by_value).
+    public func clipped(min low: Float, max high: Float) -> Traced {
+        unary(value.clipped(min: low, max: high)) { x, _ in x.map { $0 >= low && $0 <= high ? 1 : 0 } }
+    }
+}

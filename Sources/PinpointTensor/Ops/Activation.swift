@@ -1,5 +1,6 @@
 import CPinpointKernels
 import Foundation
+import Foundation
 
 // A bias add and an activation fused into the pass that produced the values (a convolution's
 // GEMM chunk while it is still in cache, or one elementwise pass), and their pullback fused into
@@ -9,53 +10,6 @@ import Foundation
 /// An activation that can be applied in place and differentiated from its output alone.
 public enum FusedActivation: String, Sendable {
     case linear, relu, relu6, sigmoid
-}
-
-/// `activation(row + bias)` in place for `rows` rows of `columns` values (bias: `columns` values
-/// or nil).
-@inline(__always)
-func applyBiasActivation(_ p: UnsafeMutablePointer<Float>, rows: Int, columns: Int, bias: UnsafePointer<Float>?,
-                         activation: FusedActivation) {
-    if let fused = activation.kernelActivation {
-        kernels.bias_activation_rows(p, rows, Int32(columns), bias, fused)
-        return
-    }
-    // Sigmoid (the localizer's box head: a few values per image) stays here.
-    for r in 0..<rows {
-        let row = p + r * columns
-        if let bias {
-            for c in 0..<columns { row[c] = stableSigmoid(row[c] + bias[c]) }
-        } else {
-            for c in 0..<columns { row[c] = stableSigmoid(row[c]) }
-        }
-    }
-}
-
-/// The bias and activation a kernel applies to its output before returning it.
-struct BiasActivation {
-    let bias: Tensor?
-    let activation: FusedActivation
-
-    /// Checks the bias against the output's channel count and makes it contiguous.
-    init(bias: Tensor?, activation: FusedActivation, channels: Int, operation: String) {
-        if let bias, bias.shape != [channels] {
-            trap(.mismatch(operation: operation, expected: [channels], got: bias.shape, detail: "bias"))
-        }
-        self.bias = bias?.contiguous()
-        self.activation = activation
-    }
-
-    var isIdentity: Bool { bias == nil && activation == .linear }
-
-    /// Whether applying this after a maximum gives what applying it before does: a per-channel
-    /// bias and a non-decreasing activation whose rounding keeps the order (sigmoid's exp may not).
-    var commutesWithMaximum: Bool { [.linear, .relu, .relu6].contains(activation) }
-
-    /// Applies to `rows` rows of the output at `p` (each `columns` = channels wide).
-    func apply(_ p: UnsafeMutablePointer<Float>, rows: Int, columns: Int) {
-        if isIdentity { return }
-        applyBiasActivation(p, rows: rows, columns: columns, bias: bias.map { UnsafePointer($0.basePointer) }, activation: activation)
-    }
 }
 
 extension Tensor {
@@ -134,4 +88,41 @@ public func biasActivationBackward(_ outputGradient: Tensor, output: Tensor, act
         }
     }
     return (dz, db)
+}
+
+@inline(__always)
+func stableSigmoid(_ x: Float) -> Float {
+    if x >= 0 {
+        return 1 / (1 + Foundation.exp(-x))
+    }
+    let e = Foundation.exp(x)
+    return e / (1 + e)
+}
+
+// MARK: Activation gradients in one pass
+//
+// Pullbacks of activations, fused: the derivative and the product with the upstream gradient in a
+// single loop, compiled here where the closure inlines (from another module `map` is a call per
+// element) and with no mask tensor in between.
+
+extension Tensor {
+    /// `upstream` where this tensor (ReLU's input) is positive, else 0.
+    public func reluGradient(_ upstream: Tensor) -> Tensor { upstream.zipMap(self, operation: "reluGradient") { g, x in x > 0 ? g : 0 } }
+    /// `upstream` where 0 < x < 6 (TensorFlow's Relu6Grad), else 0.
+    public func relu6Gradient(_ upstream: Tensor) -> Tensor {
+        upstream.zipMap(self, operation: "relu6Gradient") { g, x in x > 0 && x < 6 ? g : 0 }
+    }
+    /// `upstream * y * (1 - y)` for this tensor y = sigmoid(x).
+    public func sigmoidGradient(_ upstream: Tensor) -> Tensor { upstream.zipMap(self, operation: "sigmoidGradient") { g, y in g * y * (1 - y) } }
+}
+
+// MARK: Activations
+
+extension Tensor {
+    /// max(x, 0).
+    public func relu() -> Tensor { map { Swift.max($0, 0) } }
+    /// min(max(x, 0), 6), as MobileNetV2's ReLU6.
+    public func relu6() -> Tensor { map { Swift.min(Swift.max($0, 0), 6) } }
+    /// 1 / (1 + exp(-x)), computed without overflow for large |x|.
+    public func sigmoid() -> Tensor { map(stableSigmoid) }
 }

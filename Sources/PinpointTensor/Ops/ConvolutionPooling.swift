@@ -8,21 +8,6 @@
 // output, which then is neither written nor read back (257 MB for the tutorial CNN's first layer
 // at 224, where the windows take 64 MB).
 
-/// Which cell of each 2x2, stride-2 max-pooling window held the window's maximum: 0 top left,
-/// 1 top right, 2 bottom left, 3 bottom right, the first in that order among equal values, which
-/// is the cell `maxPool2DBackprop` routes the gradient to. Kept as Floats, the pooled tensor's
-/// shape: the routing then compares them in the same vector lanes as the gradient (bytes took
-/// a lane-by-lane widening there and ran the backward pass 3-5x slower).
-public struct MaxPoolWindows: Sendable {
-    /// The pooling's input shape (the convolution's output), [N, H, W, C].
-    public let inputShape: [Int]
-    /// The cells, 0 to 3, one per pooled value.
-    let cells: Tensor
-
-    /// The pooled shape, [N, PH, PW, C].
-    public var outputShape: [Int] { cells.shape }
-}
-
 /// Whether `conv2DMaxPool(recordingWindows:)` takes a fused path for this convolution and pooling:
 /// 2x2 windows at stride 2 from the top left, output channels in multiples of 16, on the direct
 /// kernel or Winograd.
@@ -90,65 +75,6 @@ public func conv2DMaxPool(recordingWindows input: Tensor, kernel: Tensor, stride
             : directConv2D(input.contiguous(), kernel: kernel.contiguous(), g, epilogue: epilogue, pooling: pooling, windows: cells)
     }
     return (pooled!, MaxPoolWindows(inputShape: g.outputShape, cells: cells))
-}
-
-/// One row of 2x2, stride-2 max pooling over `rowCount` (1 or 2) rows of `width` pixels held
-/// contiguously (channels in multiples of 16), recording each window's maximum cell (unless
-/// `cells` is nil): pooled pixel pw takes columns 2pw and 2pw + 1 where they exist, compared in
-/// window order (row, then column) so the first of equal values wins, as `maxPool2DBackprop` routes.
-@inline(__always)
-func maxPoolRowRecordingWindows(_ input: UnsafePointer<Float>, rowCount: Int, width: Int, pooledWidth: Int, channels: Int,
-                                into out: UnsafeMutablePointer<Float>, cells: UnsafeMutablePointer<Float>?) {
-    kernels.max_pool_windows_row(input, Int32(rowCount), Int32(width), Int32(pooledWidth), Int32(channels), out, cells)
-}
-
-/// Columns `firstColumn ..< firstColumn + count` of row `row` of image `n` of the gradient the
-/// windows route back to the pooling's input (`out`, count x channels floats): each pooled
-/// gradient at its window's maximum cell, zeros elsewhere, in rows and columns no window covers
-/// and outside the image. The one routing rule, for whole rows below and for `WinogradSource`'s
-/// tiles.
-@inline(__always)
-func routeWindows(cells: UnsafePointer<Float>, pooledGradient gz: UnsafePointer<Float>, inputShape: (height: Int, width: Int, channels: Int),
-                  pooledShape: (height: Int, width: Int), image n: Int, row: Int, firstColumn: Int, count: Int,
-                  into out: UnsafeMutablePointer<Float>) {
-    let channels = inputShape.channels
-    guard row >= 0, row < inputShape.height, row / 2 < pooledShape.height else {
-        out.update(repeating: 0, count: count * channels)
-        return
-    }
-    let offset = (n * pooledShape.height + row / 2) * pooledShape.width * channels
-    kernels.route_windows(cells + offset, gz + offset, Int32(row % 2), Int32(firstColumn), Int32(count),
-                          Int32(Swift.min(inputShape.width, 2 * pooledShape.width)), Int32(channels), out)
-}
-
-/// Row `row` of image `n` of the gradient the windows route back to the pooling's input.
-@inline(__always)
-func routeWindowsRow(_ windows: MaxPoolWindows, pooledGradient gz: UnsafePointer<Float>, image n: Int, row: Int,
-                     into out: UnsafeMutablePointer<Float>) {
-    let shape = windows.inputShape, pooled = windows.outputShape
-    routeWindows(cells: windows.cells.basePointer, pooledGradient: gz, inputShape: (shape[1], shape[2], shape[3]),
-                 pooledShape: (pooled[1], pooled[2]), image: n, row: row, firstColumn: 0, count: shape[2], into: out)
-}
-
-/// The gradient of 2x2 max pooling from its recorded windows: `pooledGradient` routed to each
-/// window's maximum cell, as `maxPool2DBackprop(_:input:output:)` routes it from the pooling's
-/// input and output.
-public func maxPool2DBackprop(_ pooledGradient: Tensor, windows: MaxPoolWindows) -> Tensor {
-    if pooledGradient.shape != windows.outputShape {
-        trap(.mismatch(operation: "maxPool2DBackprop", expected: windows.outputShape, got: pooledGradient.shape, detail: "pooled gradient"))
-    }
-    let gz = pooledGradient.contiguous()
-    let (batch, height, width, channels) = (windows.inputShape[0], windows.inputShape[1], windows.inputShape[2], windows.inputShape[3])
-    return withExtendedLifetime(gz) {
-        Tensor(shape: windows.inputShape) { out, _ in
-            parallelChunks(batch * height, costPerItem: width * channels) { rows in
-                for row in rows {
-                    routeWindowsRow(windows, pooledGradient: gz.basePointer, image: row / height, row: row % height,
-                                    into: out + row * width * channels)
-                }
-            }
-        }
-    }
 }
 
 /// The input gradient of `conv2DMaxPool(recordingWindows:...)` from the gradient of its pooled

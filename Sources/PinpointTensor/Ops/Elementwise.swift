@@ -1,3 +1,5 @@
+import Foundation
+
 // Elementwise operations: one broadcasting loop for binary ops, one for unary ops; every
 // operation is a one-line closure over them. Both run on all cores above a size threshold.
 
@@ -107,9 +109,7 @@ extension Tensor {
     public func pow(_ other: Tensor) -> Tensor { zipMap(other, operation: "pow") { Foundation.pow($0, $1) } }
 }
 
-// MARK: Unary math and activations
-
-import Foundation
+// MARK: Unary math
 
 extension Tensor {
     public func exp() -> Tensor { map { Foundation.exp($0) } }
@@ -119,26 +119,11 @@ extension Tensor {
     public func abs() -> Tensor { map { Swift.abs($0) } }
     public func sign() -> Tensor { map { $0 > 0 ? 1 : ($0 < 0 ? -1 : 0) } }
     public func tanh() -> Tensor { map { Foundation.tanh($0) } }
-    /// max(x, 0).
-    public func relu() -> Tensor { map { Swift.max($0, 0) } }
-    /// min(max(x, 0), 6), as MobileNetV2's ReLU6.
-    public func relu6() -> Tensor { map { Swift.min(Swift.max($0, 0), 6) } }
-    /// 1 / (1 + exp(-x)), computed without overflow for large |x|.
-    public func sigmoid() -> Tensor { map(stableSigmoid) }
     /// Limits every element to [low, high] (NaN stays NaN, as in TensorFlow's clip_by_value).
     public func clipped(min low: Float, max high: Float) -> Tensor {
         precondition(low <= high, "clipped(min:max:): min \(low) is greater than max \(high)")
         return map { $0.isNaN ? $0 : Swift.min(Swift.max($0, low), high) }
     }
-}
-
-@inline(__always)
-func stableSigmoid(_ x: Float) -> Float {
-    if x >= 0 {
-        return 1 / (1 + Foundation.exp(-x))
-    }
-    let e = Foundation.exp(x)
-    return e / (1 + e)
 }
 
 // MARK: Comparisons (1 where true, 0 where false)
@@ -162,21 +147,4 @@ extension Tensor {
         }
         return true
     }
-}
-
-// MARK: Activation gradients in one pass
-//
-// Pullbacks of activations, fused: the derivative and the product with the upstream gradient in a
-// single loop, compiled here where the closure inlines (from another module `map` is a call per
-// element) and with no mask tensor in between.
-
-extension Tensor {
-    /// `upstream` where this tensor (ReLU's input) is positive, else 0.
-    public func reluGradient(_ upstream: Tensor) -> Tensor { upstream.zipMap(self, operation: "reluGradient") { g, x in x > 0 ? g : 0 } }
-    /// `upstream` where 0 < x < 6 (TensorFlow's Relu6Grad), else 0.
-    public func relu6Gradient(_ upstream: Tensor) -> Tensor {
-        upstream.zipMap(self, operation: "relu6Gradient") { g, x in x > 0 && x < 6 ? g : 0 }
-    }
-    /// `upstream * y * (1 - y)` for this tensor y = sigmoid(x).
-    public func sigmoidGradient(_ upstream: Tensor) -> Tensor { upstream.zipMap(self, operation: "sigmoidGradient") { g, y in g * y * (1 - y) } }
 }

@@ -175,3 +175,39 @@ public func globalAvgPool2D(_ input: Tensor) -> Tensor {
     precondition(input.rank == 4, "globalAvgPool2D: input must be NHWC (rank 4), shape is \(input.shape)")
     return input.mean(alongAxes: [1, 2])
 }
+
+/// Which cell of each 2x2, stride-2 max-pooling window held the window's maximum: 0 top left,
+/// 1 top right, 2 bottom left, 3 bottom right, the first in that order among equal values, which
+/// is the cell `maxPool2DBackprop` routes the gradient to. Kept as Floats, the pooled tensor's
+/// shape: the routing then compares them in the same vector lanes as the gradient (bytes took
+/// a lane-by-lane widening there and ran the backward pass 3-5x slower).
+public struct MaxPoolWindows: Sendable {
+    /// The pooling's input shape (the convolution's output), [N, H, W, C].
+    public let inputShape: [Int]
+    /// The cells, 0 to 3, one per pooled value.
+    let cells: Tensor
+
+    /// The pooled shape, [N, PH, PW, C].
+    public var outputShape: [Int] { cells.shape }
+}
+
+/// The gradient of 2x2 max pooling from its recorded windows: `pooledGradient` routed to each
+/// window's maximum cell, as `maxPool2DBackprop(_:input:output:)` routes it from the pooling's
+/// input and output.
+public func maxPool2DBackprop(_ pooledGradient: Tensor, windows: MaxPoolWindows) -> Tensor {
+    if pooledGradient.shape != windows.outputShape {
+        trap(.mismatch(operation: "maxPool2DBackprop", expected: windows.outputShape, got: pooledGradient.shape, detail: "pooled gradient"))
+    }
+    let gz = pooledGradient.contiguous()
+    let (batch, height, width, channels) = (windows.inputShape[0], windows.inputShape[1], windows.inputShape[2], windows.inputShape[3])
+    return withExtendedLifetime(gz) {
+        Tensor(shape: windows.inputShape) { out, _ in
+            parallelChunks(batch * height, costPerItem: width * channels) { rows in
+                for row in rows {
+                    routeWindowsRow(windows, pooledGradient: gz.basePointer, image: row / height, row: row % height,
+                                    into: out + row * width * channels)
+                }
+            }
+        }
+    }
+}

@@ -1,21 +1,18 @@
 import PinpointTensor
 
-// Unary math and activations, each with its derivative beside it.
+/// `activation(x + bias)` on the tape in one pass each way, `bias` along the last axis (Dense's
+/// and DepthwiseConv2D's epilogue).
+public func biasActivation(_ x: Traced, bias: Traced?, activation: FusedActivation) -> Traced {
+    let y = x.value.biasActivation(bias: bias?.value, activation: activation)
+    return Traced.record(y, inputs: [x] + (bias.map { [$0] } ?? []), pullback: { g in
+        let (dz, db) = biasActivationBackward(g, output: y, activation: activation, biasGradient: bias?.isRecorded ?? false)
+        return [x.isRecorded ? dz : nil] + (bias.map { _ in [db] } ?? [])
+    })
+}
+
+// Activations, each with its derivative beside it.
 
 extension Traced {
-    /// A unary operation whose pullback multiplies by a local derivative computed from x and y.
-    @inline(__always)
-    private func unary(_ y: Tensor, derivative: @escaping (_ x: Tensor, _ y: Tensor) -> Tensor) -> Traced {
-        let x = value
-        return Traced.record(y, inputs: [self], pullback: { g in [g * derivative(x, y)] })
-    }
-
-    public func exp() -> Traced { unary(value.exp()) { _, y in y } }
-    public func log() -> Traced { unary(value.log()) { x, _ in 1 / x } }
-    public func sqrt() -> Traced { unary(value.sqrt()) { _, y in 0.5 / y } }
-    public func square() -> Traced { unary(value.square()) { x, _ in 2 * x } }
-    public func abs() -> Traced { unary(value.abs()) { x, _ in x.sign() } }
-    public func tanh() -> Traced { unary(value.tanh()) { _, y in 1 - y.square() } }
     public func sigmoid() -> Traced {
         let y = value.sigmoid()
         return Traced.record(y, inputs: [self], pullback: { g in [y.sigmoidGradient(g)] })
@@ -30,11 +27,6 @@ extension Traced {
         let x = value
         return Traced.record(x.relu6(), inputs: [self], pullback: { g in [x.relu6Gradient(g)] })
     }
-    /// Gradient passes where low <= x <= high (TensorFlow's clip_by_value).
-    public func clipped(min low: Float, max high: Float) -> Traced {
-        unary(value.clipped(min: low, max: high)) { x, _ in x.map { $0 >= low && $0 <= high ? 1 : 0 } }
-    }
-
     /// exp(x) / sum(exp(x)) along `axis`, shifted by the maximum for stability (Keras `softmax`).
     public func softmax(alongAxis axis: Int = -1) -> Traced {
         let shifted = value - value.max(alongAxes: [axis], keepingDimensions: true)

@@ -1,5 +1,5 @@
 // Winograd F(4x4, 3x3) tile transforms for one group of channels, written against the vector
-// type V (16 or 4 floats) and suffix W: kernel_bodies.h includes this file once per width.
+// type V (16 or 4 floats) and suffix W: convolution.h includes this file once per width.
 // The transforms and their order of operations are those of Sources/PinpointTensor/Winograd.swift.
 
 #define VLOAD(p) ({ V v_; memcpy(&v_, (p), sizeof v_); v_; })

@@ -1,4 +1,4 @@
-// A packed SGEMM (the BLIS loop structure) for the AVX-512 set, included by kernel_bodies.h:
+// A packed SGEMM (the BLIS loop structure) for the AVX-512 set, included by matmul.h:
 // for each block of NC columns of op(B) and KC of depth, B is packed into KC x 32 micro-panels
 // (one stays in L1 while the micro-kernel walks down A); a 12 x 32 micro-kernel (16 columns
 // for the last 16 or fewer, 8 or 4 rows for the last 8 or 4) keeps its vector accumulators in
