@@ -292,10 +292,10 @@ for (size, channels) in [(112, 96), (56, 144), (14, 576)] {
     }
     bandwidth("moments", streams: 1) { _ = batchMoments(x) }
     bandwidth("normalize", streams: 2) {
-        _ = batchNormalize(x, mean: mean, variance: variance, gamma: gamma, beta: beta, epsilon: 1e-3, activation: .relu6)
+        _ = batchNormalization(x, gamma: gamma, beta: beta, mean: mean, variance: variance, epsilon: 1e-3, activation: .relu6)
     }
     bandwidth("gradient", streams: 5) {
-        _ = batchNormalizationBackward(dy, input: x, mean: mean, variance: variance, gamma: gamma, epsilon: 1e-3,
+        _ = batchNormalizationBackprop(dy, input: x, mean: mean, variance: variance, gamma: gamma, epsilon: 1e-3,
                                        batchStatistics: true, activation: .relu6, beta: beta)
     }
 }

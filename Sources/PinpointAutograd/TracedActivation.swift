@@ -5,7 +5,7 @@ import PinpointTensor
 public func biasActivation(_ x: Traced, bias: Traced?, activation: FusedActivation) -> Traced {
     let y = x.value.biasActivation(bias: bias?.value, activation: activation)
     return Traced.record(y, inputs: [x] + (bias.map { [$0] } ?? []), pullback: { g in
-        let (dz, db) = biasActivationBackward(g, output: y, activation: activation, biasGradient: bias?.isRecorded ?? false)
+        let (dz, db) = biasActivationBackprop(g, output: y, activation: activation, biasGradient: bias?.isRecorded ?? false)
         return [x.isRecorded ? dz : nil] + (bias.map { _ in [db] } ?? [])
     })
 }

@@ -58,7 +58,7 @@ public func conv2DMaxPool(_ input: Traced, kernel: Traced, strides: (Int, Int) =
        let (pooled, windows) = conv2DMaxPool(recordingWindows: input.value, kernel: kernel.value, strides: strides, padding: padding,
                                              dilation: dilation, bias: bias?.value, activation: activation, poolPadding: poolPadding) {
         return Traced.record(pooled, inputs: inputs, pullback: { g in
-            let (gz, db) = biasActivationBackward(g, output: pooled, activation: activation, biasGradient: bias?.isRecorded ?? false)
+            let (gz, db) = biasActivationBackprop(g, output: pooled, activation: activation, biasGradient: bias?.isRecorded ?? false)
             return [input.isRecorded ? conv2DMaxPoolBackpropInput(windows: windows, pooledGradient: gz, kernel: kernel.value,
                                                                   inputShape: input.shape, strides: strides, padding: padding, dilation: dilation) : nil,
                     kernel.isRecorded ? conv2DMaxPoolBackpropKernel(input.value, windows: windows, pooledGradient: gz, kernelShape: kernel.shape,
@@ -70,7 +70,7 @@ public func conv2DMaxPool(_ input: Traced, kernel: Traced, strides: (Int, Int) =
                    activation: activation)
     let pooled = maxPool2D(y, poolSize: poolSize, strides: poolStrides, padding: poolPadding)
     return Traced.record(pooled, inputs: inputs, pullback: { g in
-        let (gz, db) = biasActivationBackward(g, output: pooled, activation: activation, biasGradient: bias?.isRecorded ?? false)
+        let (gz, db) = biasActivationBackprop(g, output: pooled, activation: activation, biasGradient: bias?.isRecorded ?? false)
         let dz = maxPool2DBackprop(gz, input: y, output: pooled, poolSize: poolSize, strides: poolStrides, padding: poolPadding)
         return [input.isRecorded ? conv2DBackpropInput(dz, kernel: kernel.value, inputShape: input.shape, strides: strides, padding: padding,
                                                        dilation: dilation) : nil,
@@ -88,7 +88,7 @@ func recordConvolution(_ y: Tensor, input: Traced, kernel: Traced, bias: Traced?
                                kernelGradient: @escaping (Tensor) -> Tensor,
                                bothGradients: ((Tensor) -> (input: Tensor, kernel: Tensor))? = nil) -> Traced {
     Traced.record(y, inputs: [input, kernel] + (bias.map { [$0] } ?? []), operation: operation, pullback: { g in
-        let (dz, db) = biasActivationBackward(g, output: y, activation: activation, biasGradient: bias?.isRecorded ?? false)
+        let (dz, db) = biasActivationBackprop(g, output: y, activation: activation, biasGradient: bias?.isRecorded ?? false)
         let biasGradient: [Tensor?] = bias.map { _ in [db] } ?? []
         if input.isRecorded, kernel.isRecorded, let bothGradients {
             let (dx, dw) = bothGradients(dz)

@@ -270,7 +270,7 @@ final class GradientCheckTests: XCTestCase {
             XCTAssertEqual(mean[c], expectedMean[c], accuracy: 1e-5)
             XCTAssertEqual(variance[c], expectedVariance[c], accuracy: 1e-4 * expectedVariance[c])
         }
-        let y = batchNormalize(x, mean: mean, variance: variance, gamma: gamma, beta: beta, epsilon: 1e-3)
+        let y = batchNormalization(x, gamma: gamma, beta: beta, mean: mean, variance: variance, epsilon: 1e-3)
         let composed = (x - mean) * (gamma / (variance + 1e-3).sqrt()) + beta
         XCTAssertEqual(y, composed)
     }

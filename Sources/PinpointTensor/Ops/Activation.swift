@@ -40,12 +40,12 @@ extension Tensor {
 /// sum over every axis but the last, accumulated in Double. One pass over memory.
 ///
 /// ```swift
-/// let (dz, db) = biasActivationBackward(dy, output: y, activation: .relu, biasGradient: true)
+/// let (dz, db) = biasActivationBackprop(dy, output: y, activation: .relu, biasGradient: true)
 /// ```
-public func biasActivationBackward(_ outputGradient: Tensor, output: Tensor, activation: FusedActivation,
+public func biasActivationBackprop(_ outputGradient: Tensor, output: Tensor, activation: FusedActivation,
                                    biasGradient: Bool) -> (input: Tensor, bias: Tensor?) {
     if outputGradient.shape != output.shape {
-        trap(.mismatch(operation: "biasActivationBackward", expected: output.shape, got: outputGradient.shape, detail: "output gradient"))
+        trap(.mismatch(operation: "biasActivationBackprop", expected: output.shape, got: outputGradient.shape, detail: "output gradient"))
     }
     let channels = output.shape.last ?? 1
     let rows = output.count / Swift.max(channels, 1)

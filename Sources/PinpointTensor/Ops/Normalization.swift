@@ -57,13 +57,13 @@ public func batchMoments(_ x: Tensor) -> (mean: Tensor, variance: Tensor) {
 /// MobileNetV2) is applied to each chunk while it is in cache.
 ///
 /// ```swift
-/// let y = batchNormalize(x, mean: m, variance: v, gamma: g, beta: b, epsilon: 1e-3)
+/// let y = batchNormalization(x, gamma: g, beta: b, mean: m, variance: v, epsilon: 1e-3)
 /// ```
-public func batchNormalize(_ x: Tensor, mean: Tensor, variance: Tensor, gamma: Tensor, beta: Tensor, epsilon: Float,
-                           activation: FusedActivation = .linear) -> Tensor {
+public func batchNormalization(_ x: Tensor, gamma: Tensor, beta: Tensor, mean: Tensor, variance: Tensor, epsilon: Float,
+                               activation: FusedActivation = .linear) -> Tensor {
     let channels = x.shape.last ?? 1
     for (t, name) in [(mean, "mean"), (variance, "variance"), (gamma, "gamma"), (beta, "beta")] where t.shape != [channels] {
-        trap(.mismatch(operation: "batchNormalize", expected: [channels], got: t.shape, detail: name))
+        trap(.mismatch(operation: "batchNormalization", expected: [channels], got: t.shape, detail: name))
     }
     let scale = (gamma / (variance + epsilon).sqrt()).contiguous()
     let input = x.contiguous(), m = mean.contiguous(), b = beta.contiguous()
@@ -88,7 +88,7 @@ public func batchNormalize(_ x: Tensor, mean: Tensor, variance: Tensor, gamma: T
     }
 }
 
-/// Gradients of `batchNormalize` with respect to its input, gamma and beta. With
+/// Gradients of `batchNormalization` with respect to its input, gamma and beta. With
 /// `batchStatistics`, mean and variance are the input's own batch moments, and the input
 /// gradient includes their dependence on the input:
 /// dx = gamma s (dy - sum(dy)/M - (x - mean) s^2 sum(dy (x - mean))/M), s = 1/sqrt(var + eps);
@@ -97,14 +97,14 @@ public func batchNormalize(_ x: Tensor, mean: Tensor, variance: Tensor, gamma: T
 /// the activation, at the pre-activation value recomputed from the input exactly as the forward
 /// pass computed it: reading the stored output instead would be one more stream over memory in
 /// each pass (these passes are memory-bound).
-public func batchNormalizationBackward(_ outputGradient: Tensor, input x: Tensor, mean: Tensor, variance: Tensor, gamma: Tensor,
+public func batchNormalizationBackprop(_ outputGradient: Tensor, input x: Tensor, mean: Tensor, variance: Tensor, gamma: Tensor,
                                        epsilon: Float, batchStatistics: Bool, activation: FusedActivation = .linear,
                                        beta: Tensor? = nil)
     -> (input: Tensor, gamma: Tensor, beta: Tensor) {
     if outputGradient.shape != x.shape {
-        trap(.mismatch(operation: "batchNormalizationBackward", expected: x.shape, got: outputGradient.shape, detail: "output gradient"))
+        trap(.mismatch(operation: "batchNormalizationBackprop", expected: x.shape, got: outputGradient.shape, detail: "output gradient"))
     }
-    precondition(activation == .linear || beta != nil, "batchNormalizationBackward: a fused activation needs beta")
+    precondition(activation == .linear || beta != nil, "batchNormalizationBackprop: a fused activation needs beta")
     let channels = x.shape.last ?? 1
     // The forward pass's per-channel scale, computed the same way, so recomputed values are identical.
     let forwardScale = (gamma / (variance + epsilon).sqrt()).contiguous()
