@@ -44,49 +44,23 @@ public final class DepthwiseConv2D: Layer {
             return [g.height.output, g.width.output, g.channels * depthMultiplier]
         } catch { throw self.error(error.description) }
     }
-
-    public func callAsFunction(_ input: Traced, context: inout LayerContext) -> Traced {
-        // The activation goes into the convolution's own pass when it has an epilogue form.
-        guard let fused = activation.fused else { return activation(self(input, context: &context, fusing: .linear)) }
-        return self(input, context: &context, fusing: fused)
-    }
 }
 
-extension DepthwiseConv2D: ActivationFusing, BatchNormalizationFolding {
-    public var acceptsFusedActivation: Bool { activation == .linear }
-
-    public func callAsFunction(_ input: Traced, context: inout LayerContext, fusing activation: FusedActivation) -> Traced {
-        guard let kernel else { preconditionFailure("DepthwiseConv2D '\(name)' called before build") }
-        return depthwiseConv2D(input, kernel: context.read(kernel), strides: strides, padding: padding, dilation: dilation,
-                               bias: bias.map { context.read($0) }, activation: activation)
+extension DepthwiseConv2D: ConvolutionLayer {
+    public func convolve(_ input: Traced, kernel: Traced, bias: Traced?, activation: FusedActivation) -> Traced {
+        depthwiseConv2D(input, kernel: kernel, strides: strides, padding: padding, dilation: dilation, bias: bias, activation: activation)
     }
 
-    public func canFold(_ normalization: BatchNormalization, context: LayerContext) -> Bool {
-        activation == .linear && !context.training && context.tape == nil && normalization.gamma != nil
+    public func convolve(_ input: Tensor, kernel: Tensor, bias: Tensor?, activation: FusedActivation) -> Tensor {
+        depthwiseConv2D(input, kernel: kernel, strides: strides, padding: padding, dilation: dilation, bias: bias, activation: activation)
     }
 
-    /// As Conv2D's, with output channel c * multiplier + j at kernel[.., .., c, j].
-    public func callAsFunction(_ input: Traced, context: inout LayerContext, folding normalization: BatchNormalization,
-                               activation: FusedActivation) -> Traced {
-        let folded = folded(with: normalization)
-        return Traced(depthwiseConv2D(input.value, kernel: folded.kernel, strides: strides, padding: padding,
-                                      dilation: dilation, bias: folded.bias, activation: activation))
+    /// Output channel c * multiplier + j is kernel[.., .., c, j].
+    public func scalingOutputChannels(of kernel: Tensor, by scale: Tensor) -> Tensor {
+        kernel * scale.reshaped([kernel.shape[2], depthMultiplier])
     }
 
-    /// The kernel and bias of this convolution followed by `normalization` with its moving
-    /// statistics.
-    public func folded(with normalization: BatchNormalization) -> FoldedConvolution {
-        guard let kernel else { preconditionFailure("DepthwiseConv2D '\(name)' called before build") }
-        let (scale, shift) = normalization.foldedScaleAndShift()
-        let kernelScale = scale.reshaped([kernel.shape[2], depthMultiplier])
-        return FoldedConvolution(kernel: kernel.value * kernelScale, bias: bias.map { $0.value * scale + shift } ?? shift)
-    }
-}
-
-extension DepthwiseConv2D: SamePaddingEquivalent {
-    public func absorbingZeroPadding(_ amounts: (top: Int, bottom: Int, left: Int, right: Int), inputShape: [Int]) -> Layer? {
-        guard paddingBecomesSame(amounts, inputShape: inputShape, padding: padding, dilation: dilation, kernelSize: kernelSize,
-                                 strides: strides) else { return nil }
+    public func withSamePadding() -> DepthwiseConv2D {
         let same = DepthwiseConv2D(kernelSize: kernelSize, strides: strides, padding: .same, depthMultiplier: depthMultiplier,
                                    activation: activation, useBias: useBias, name: name)
         same.kernel = kernel

@@ -65,3 +65,13 @@ extension BatchNormalization: ActivationFusing {
                                   epsilon: epsilon, batchStatistics: context.training, activation: activation)
     }
 }
+
+extension BatchNormalization {
+    /// Per output channel, the scale and shift that apply this normalization with its moving
+    /// statistics: y = x * scale + shift.
+    func foldedScaleAndShift() -> (scale: Tensor, shift: Tensor) {
+        guard let gamma, let beta, let movingMean, let movingVariance else { preconditionFailure("BatchNormalization '\(name)' called before build") }
+        let scale = gamma.value / (movingVariance.value + epsilon).sqrt()
+        return (scale, beta.value - movingMean.value * scale)
+    }
+}
