@@ -50,6 +50,9 @@ public final class GradientTape {
         return traced
     }
 
+    /// Whether `watch(_:)` was called with this parameter on this tape.
+    public func isWatching(_ parameter: Parameter) -> Bool { parameterNodes[ObjectIdentifier(parameter)] != nil }
+
     func append(_ value: Tensor, inputs: [Traced], operation: String, pullback: Traced.Pullback?) -> Traced {
         precondition(!consumed, "GradientTape: recording on a non-persistent tape whose gradient was already taken")
         var node = Node(inputs: inputs.map { $0.tape === self ? $0.node : -1 }, inputShapes: inputs.map(\.shape), pullback: pullback)

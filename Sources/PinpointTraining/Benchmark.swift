@@ -103,7 +103,7 @@ public struct ThroughputBenchmark {
         func runStep(_ index: Int, _ profiler: Profiler?) throws {
             switch mode {
             case .train:
-                trainer.step(on: try nextBatch(), seed: seed &+ UInt64(index), parameters: parameters, profiler: profiler)
+                try trainer.step(on: try nextBatch(), seed: seed &+ UInt64(index), parameters: parameters, profiler: profiler)
             case .infer:
                 profiler?.restartClock()
                 var context = LayerContext(profiler: profiler)

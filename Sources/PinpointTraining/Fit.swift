@@ -99,6 +99,8 @@ public final class Trainer {
     public var showsProgress = true
     /// Epochs completed (also the next epoch's index).
     public private(set) var completedEpochs = 0
+    /// Whether a step has checked that every trainable parameter trains.
+    private var checkedParameters = false
 
     public init(model: any Layer, loss: any Loss, optimizer: any Optimizer, seed: UInt64 = 0, checkpointPath: String? = nil,
                 metadata: [String: String] = [:]) {
@@ -148,7 +150,7 @@ public final class Trainer {
             var total = 0.0, seen = 0, step = 0
             let next = train.batches(epoch: epoch)
             while let batch = try next() {
-                let lossValue = self.step(on: batch, seed: Self.stepSeed(seed, epoch, step), parameters: trainable.map(\.parameter))
+                let lossValue = try self.step(on: batch, seed: Self.stepSeed(seed, epoch, step), parameters: trainable.map(\.parameter))
                 guard lossValue.isFinite else {
                     throw TrainingError(reason: "epoch \(epoch + 1), step \(step + 1): the loss is \(lossValue); stopping "
                                         + "(a learning rate too high, or bad inputs or targets)")
@@ -177,15 +179,24 @@ public final class Trainer {
     /// its gradients, the optimizer's update. Returns the loss before the update (the update is
     /// applied even when it is not finite; `fit` stops then). With a profiler, the step's time is
     /// charged to the model's layers and operations, the loss and the optimizer.
+    ///
+    /// The first step throws, before any update, when a trainable parameter would silently not
+    /// train: stored in a layer but not in its `weights`, or not read through `context.read`
+    /// (`untrainedParameter(in:tape:checked:)`).
     @discardableResult
-    public func step(on batch: TrainingBatch, seed: UInt64, parameters: [Parameter]? = nil, profiler: Profiler? = nil) -> Float {
+    public func step(on batch: TrainingBatch, seed: UInt64, parameters: [Parameter]? = nil, profiler: Profiler? = nil) throws -> Float {
         let tape = GradientTape()
         tape.profiler = profiler
         profiler?.restartClock()
         var context = LayerContext(training: true, tape: tape, seed: seed, profiler: profiler)
         let output = model(Traced(batch.inputs), context: &context)
+        let trained = parameters ?? optimizer.parameters.map(\.parameter)
+        if !checkedParameters {
+            if let error = untrainedParameter(in: model, tape: tape, checked: trained) { throw error }
+            checkedParameters = true
+        }
         let value: Traced = profiler.map { p in p.measure("(loss)") { loss(batch.targets, output) } } ?? loss(batch.targets, output)
-        let gradients = tape.gradient(of: value, wrt: parameters ?? optimizer.parameters.map(\.parameter))
+        let gradients = tape.gradient(of: value, wrt: trained)
         if let profiler {
             profiler.restartClock()
             profiler.measure("(optimizer)") { optimizer.apply(gradients) }

@@ -105,4 +105,34 @@ final class FitTests: XCTestCase {
         let other = Trainer(model: m, loss: MeanSquaredError(), optimizer: RMSprop(m.trainableParameters, momentum: 0.9), seed: 8)
         XCTAssertThrowsError(try other.resume(from: directory + "/a.safetensors")) { XCTAssertTrue("\($0)".contains("seed 7"), "\($0)") }
     }
+
+    func testAParameterLeftOutOfWeightsOrReadWithoutTheContextStopsTheFirstStep() throws {
+        /// A user's layer with two ways to train nothing: `hidden` is read through the context but
+        /// missing from `weights`; `bypassed` is listed but read as a plain value, off the tape.
+        final class Careless: Layer {
+            var name = ""
+            let listsHidden: Bool, bypasses: Bool
+            let hidden = Parameter(Tensor(Float(1)))
+            let bypassed = Parameter(Tensor(Float(0)))
+            init(listsHidden: Bool, bypasses: Bool) { (self.listsHidden, self.bypasses) = (listsHidden, bypasses) }
+            var weights: [(name: String, parameter: Parameter)] { (listsHidden ? [("hidden", hidden)] : []) + [("bypassed", bypassed)] }
+            func outputShape(for inputShape: [Int]) throws(LayerError) -> [Int] { inputShape }
+            func callAsFunction(_ x: Traced, context: inout LayerContext) -> Traced {
+                x * context.read(hidden) + (bypasses ? Traced(bypassed.value) : context.read(bypassed))
+            }
+        }
+        func firstStep(_ layer: Careless) throws {
+            let model = try Sequential(inputShape: [6, 6, 1], [layer, Flatten(), Dense(2)], seed: 1)
+            let t = trainer(model)
+            let batch = try XCTUnwrap(data(8, seed: 1).batches(epoch: 0)())
+            try t.step(on: batch, seed: 0)
+        }
+        XCTAssertThrowsError(try firstStep(Careless(listsHidden: false, bypasses: false))) { error in
+            XCTAssertEqual("\(error)", "layer 'careless': parameter 'hidden' is not in the layer's `weights`, so no optimizer updates it; list it there")
+        }
+        XCTAssertThrowsError(try firstStep(Careless(listsHidden: true, bypasses: true))) { error in
+            XCTAssertTrue("\(error)".hasPrefix("layer 'careless': parameter 'bypassed' was not read with `context.read`"), "\(error)")
+        }
+        XCTAssertNoThrow(try firstStep(Careless(listsHidden: true, bypasses: false)))
+    }
 }
