@@ -48,16 +48,16 @@ func evaluateModel(_ model: any Layer, _ c: ModelConfiguration, pipeline: Locali
                    loss: (any Loss)? = nil) throws -> (metrics: LocalizationMetrics, loss: Double?) {
     var metrics = LocalizationMetrics()
     var lossSum = 0.0
-    let next = LocalizationBatchSource(pipeline, targets: c.hasClassHead ? .classAndBox : .box).batches(epoch: 0)
+    let next = LocalizationBatchSource(pipeline, targets: c.tutorialTargets).batches(epoch: 0)
     while let batch = try next() {
         let output = inference(model, batch.inputs)
         if let loss { lossSum += Double(loss(batch.targets, Traced(output)).value.scalar) * Double(batch.count) }
         if c.hasClassHead {
-            // Targets are [class, x, y, w, h]; outputs [p(dog), p(cat), x, y, w, h].
-            metrics.add(predictedBoxes: output.sliced(alongAxis: 1, from: 2, to: 6).contiguous(),
-                        trueBoxes: batch.targets.sliced(alongAxis: 1, from: 1, to: 5).contiguous(),
-                        classProbabilities: output.sliced(alongAxis: 1, from: 0, to: 2).contiguous(),
-                        trueClasses: batch.targets.sliced(alongAxis: 1, from: 0, to: 1).contiguous())
+            func columns(_ t: Tensor, _ r: Range<Int>) -> Tensor { t.sliced(alongAxis: 1, from: r.lowerBound, to: r.upperBound).contiguous() }
+            metrics.add(predictedBoxes: columns(output, TutorialColumns.predictedBox),
+                        trueBoxes: columns(batch.targets, TutorialColumns.targetBox),
+                        classProbabilities: columns(output, TutorialColumns.predictedClassProbabilities),
+                        trueClasses: columns(batch.targets, TutorialColumns.targetClass))
         } else {
             metrics.add(predictedBoxes: output, trueBoxes: batch.targets)
         }
@@ -163,8 +163,7 @@ func trainModel(architecture: String = "seed-cnn", alpha: Double = 1.0, weights:
             fflush(nil)  // a log file sees each epoch as it ends, not at exit
         }
     }
-    let targets: LocalizationBatchSource.Targets = configuration.hasClassHead ? .classAndBox : .box
-    let history = try trainer.fit(train: LocalizationBatchSource(trainBatches, targets: targets), epochs: epochs,
+    let history = try trainer.fit(train: LocalizationBatchSource(trainBatches, targets: configuration.tutorialTargets), epochs: epochs,
                                   callbacks: [Report(epochs: epochs, model: model, configuration: configuration, validation: valBatches,
                                                      loss: loss, freezeBackboneEpochs: freezeBackboneEpochs)])
     print("checkpoint: \(out)")

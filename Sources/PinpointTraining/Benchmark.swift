@@ -7,25 +7,6 @@ import PinpointModels
 import PinpointOptimizers
 import PinpointTensor
 
-extension ModelConfiguration {
-    /// The tutorial's loss for this model: MSE on the box; for two heads, sparse cross-entropy on
-    /// dog/cat plus 5 x MSE on the box (targets [class, x, y, w, h]).
-    public var tutorialLoss: any Loss {
-        hasClassHead
-            ? WeightedLoss([.init(SparseCategoricalCrossentropy(), weight: 1, predictionColumns: 0..<2, targetColumns: 0..<1),
-                            .init(MeanSquaredError(), weight: 5, predictionColumns: 2..<6, targetColumns: 1..<5)])
-            : MeanSquaredError()
-    }
-
-    /// The tutorial's optimizer: RMSprop with momentum 0.9 and the learning rate halved every
-    /// `decaySteps` steps (staircase).
-    public func tutorialOptimizer(for model: any Layer, learningRate: Float = 1e-4, decaySteps: Double) -> RMSprop {
-        RMSprop(model.weights.filter { $0.parameter.isTrainable },
-                learningRate: ExponentialDecay(initial: learningRate, decaySteps: decaySteps, decayRate: 0.5, staircase: true),
-                momentum: 0.9)
-    }
-}
-
 /// Images per second of a model's training step or inference, on generated data: what
 /// `pinpoint bench` prints and the benchmark target records. A training step is the whole of
 /// `Trainer.step` (forward, loss, gradients, RMSprop update); inference is `inference(model, x)`.
@@ -72,7 +53,7 @@ public struct ThroughputBenchmark {
         // Inputs in the range the model is fed in training (pixels scaled as configured).
         let inputs = Tensor.uniform([batchSize, size, size, 3], using: &random) * (255 * configuration.inputScale) + configuration.inputOffset
         let boxes = Tensor.uniform([batchSize, 4], low: 0.2, high: 0.8, using: &random)
-        let targets = configuration.hasClassHead
+        let targets = configuration.tutorialTargets == .classAndBox
             ? Tensor.concatenate([Tensor.uniform([batchSize, 1], using: &random).greater(Tensor(Float(0.5))), boxes], alongAxis: 1)
             : boxes
         let generated = TrainingBatch(inputs: inputs, targets: targets)
@@ -84,7 +65,7 @@ public struct ThroughputBenchmark {
             guard pipeline.imageSize == size else {
                 throw TrainingError(reason: "\(records[0]) holds \(pipeline.imageSize)x\(pipeline.imageSize) images; the benchmark is at \(size)")
             }
-            let source = LocalizationBatchSource(pipeline, targets: configuration.hasClassHead ? .classAndBox : .box)
+            let source = LocalizationBatchSource(pipeline, targets: configuration.tutorialTargets)
             var epoch = 0
             var batches = source.batches(epoch: epoch)
             nextBatch = {
