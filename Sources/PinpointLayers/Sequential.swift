@@ -146,7 +146,7 @@ func formatted(_ n: Int) -> String {
 
 extension String {
     /// A hash that is the same on every run (Swift's `hashValue` is seeded per process).
-    public var hashValueStable: UInt64 {
+    var hashValueStable: UInt64 {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for b in utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
         return h

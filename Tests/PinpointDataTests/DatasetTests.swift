@@ -1,5 +1,5 @@
 import Foundation
-import PinpointData
+@testable import PinpointData
 import XCTest
 
 final class DatasetTests: XCTestCase {
