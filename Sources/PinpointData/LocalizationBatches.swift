@@ -57,10 +57,14 @@ public final class LocalizationBatches: Sendable {
         var count = 0, size = 0
         while let record = try reader.next() {
             if count == 0 {
-                let bytes = try Example(serialized: record).bytes("image").count
+                let path = reader.currentPath ?? paths[0]
+                let bytes: Int
+                do { bytes = try Example(serialized: record).bytes("image").count } catch {
+                    throw DatasetError(path: path, reason: "record \(reader.currentRecordIndex): \(error)")
+                }
                 size = Int(Double(bytes / 3).squareRoot())
                 guard size * size * 3 == bytes, size > 0 else {
-                    throw DatasetError(path: paths[0], reason: "record 0: image of \(bytes) bytes is not a square RGB image")
+                    throw DatasetError(path: path, reason: "record \(reader.currentRecordIndex): image of \(bytes) bytes is not a square RGB image")
                 }
             }
             count += 1
@@ -148,15 +152,16 @@ public final class LocalizationBatches: Sendable {
             do {
                 var rng = SeededGenerator(seed: p.seed).fork(UInt64(epoch))
                 let reader = try TFRecordReader(paths: p.paths)
-                var buffer: [[UInt8]] = []
-                var pending: [[UInt8]] = []
-                func emit(_ record: [UInt8]) throws -> Bool {
+                var buffer: [SourcedRecord] = []
+                var pending: [SourcedRecord] = []
+                func emit(_ record: SourcedRecord) throws -> Bool {
                     pending.append(record)
                     guard pending.count == p.batchSize else { return true }
                     defer { pending.removeAll(keepingCapacity: true) }
                     return push(try Self.decode(pending, p), limit: p.prefetch)
                 }
-                while let record = try reader.next() {
+                while let bytes = try reader.next() {
+                    let record = SourcedRecord(bytes: bytes, path: reader.currentPath ?? "", index: reader.currentRecordIndex)
                     if p.shuffleBuffer <= 1 {
                         guard try emit(record) else { return }
                     } else if buffer.count < p.shuffleBuffer {
@@ -180,19 +185,26 @@ public final class LocalizationBatches: Sendable {
             }
         }
 
-        static func decode(_ records: [[UInt8]], _ p: LocalizationBatches) throws -> LocalizationBatch {
+        static func decode(_ records: [SourcedRecord], _ p: LocalizationBatches) throws -> LocalizationBatch {
             let side = p.imageSize, pixels = side * side * 3
             var boxes: [Float] = [], classes: [Float] = []
             var examples: [Example] = []
             for record in records {
-                let e = try Example(serialized: record)
-                boxes += [try e.float("x"), try e.float("y"), try e.float("w"), try e.float("h")]
-                classes.append(Float(try e.int64("cls_num")))
-                guard try e.bytes("image").count == pixels else {
-                    throw DatasetError(path: p.paths.joined(separator: ", "),
-                                       reason: "a record's image has \(try e.bytes("image").count) bytes, the first record's \(pixels)")
+                do {
+                    let e = try Example(serialized: record.bytes)
+                    boxes += [try e.float("x"), try e.float("y"), try e.float("w"), try e.float("h")]
+                    classes.append(Float(try e.int64("cls_num")))
+                    let bytes = try e.bytes("image").count
+                    guard bytes == pixels else {
+                        throw DatasetError(path: record.path, reason: "record \(record.index): its image has \(bytes) bytes, "
+                                           + "where the first record's \(side)x\(side) RGB image has \(pixels)")
+                    }
+                    examples.append(e)
+                } catch let error as DatasetError {
+                    throw error
+                } catch {
+                    throw DatasetError(path: record.path, reason: "record \(record.index): \(error)")
                 }
-                examples.append(e)
             }
             let images = Tensor(shape: [records.count, side, side, 3]) { out, _ in
                 for (n, e) in examples.enumerated() {
@@ -207,4 +219,12 @@ public final class LocalizationBatches: Sendable {
                                      classes: Tensor(classes))
         }
     }
+}
+
+/// A serialized record with where it came from, so that an error about its contents names the
+/// file and the record's index in it.
+struct SourcedRecord {
+    let bytes: [UInt8]
+    let path: String
+    let index: Int
 }

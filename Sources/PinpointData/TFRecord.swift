@@ -64,6 +64,10 @@ public final class TFRecordReader {
     /// The file currently being read.
     public var currentPath: String? { fileIndex < paths.count && fileIndex >= 0 ? paths[fileIndex] : nil }
 
+    /// The index, within `currentPath`, of the record `next()` returned last: with the path, what
+    /// an error about that record's contents names.
+    public var currentRecordIndex: Int { recordInFile - 1 }
+
     private func openNext() throws(TFRecordError) {
         if let file { fclose(file) }
         file = nil

@@ -84,6 +84,28 @@ final class LocalizationBatchesTests: XCTestCase {
         }
     }
 
+    func testARecordWithoutABoxFeatureIsNamedByFileAndIndex() throws {
+        let first = try write(3, to: "e1.tfr")
+        let second = directory + "/e2.tfr"
+        let writer = try TFRecordWriter(path: second)
+        for i in 0..<3 {
+            var features: [String: Feature] = [
+                "image": .bytes([[UInt8](repeating: 1, count: 12)]), "cls_num": .int64s([0]),
+                "x": .floats([0.5]), "y": .floats([0.5]), "w": .floats([0.25]), "h": .floats([0.125]),
+            ]
+            if i == 2 { features["w"] = nil }
+            try writer.write(Example(features: features).serialized())
+        }
+        try writer.close()
+        let epoch = try LocalizationBatches(paths: [first, second], batchSize: 2).epoch(0)
+        XCTAssertNotNil(try epoch.next())
+        XCTAssertNotNil(try epoch.next())
+        XCTAssertThrowsError(try epoch.next()) { error in
+            XCTAssertTrue("\(error)".hasPrefix(second + ": record 2: "), "\(error)")
+            XCTAssertTrue("\(error)".contains("feature 'w': missing"), "\(error)")
+        }
+    }
+
     func testAnEpochDroppedEarlyStopsItsProducer() throws {
         let path = try write(50, to: "d.tfr")
         let pipeline = try LocalizationBatches(paths: [path], batchSize: 2, prefetch: 1)
