@@ -68,7 +68,7 @@ let package = Package(
             path: "Benchmarks/PinpointBenchmarks"),
 
         .testTarget(
-            name: "PinpointTensorTests", dependencies: ["PinpointTensor", "CPinpointKernels"],
+            name: "PinpointTensorTests", dependencies: ["PinpointTensor", "PinpointAutograd", "CPinpointKernels"],
             resources: [.copy("Fixtures")]),
         .testTarget(
             name: "PinpointAutogradTests", dependencies: ["PinpointAutograd", "PinpointTensor"]),

@@ -1,5 +1,115 @@
+import CPinpointKernels
+import PinpointAutograd
 @testable import PinpointTensor
 import XCTest
+
+/// matmul against NumPy's values and central differences.
+final class MatMulTests: XCTestCase, OpTesting {
+    var rng = SeededGenerator(seed: 2026)
+
+    func testMatmulMatchesNumPy() {
+        let cases = fixtures.cases("matmul")
+        XCTAssertEqual(cases.count, 7)
+        for c in cases {
+            var a = c.inputs[0].tensor, b = c.inputs[1].tensor
+            // Transposed operands are views, exercising the BLAS transpose flags.
+            if c.params.transposeA! { a = a.transposed() }
+            if c.params.transposeB! { b = b.transposed() }
+            assertClose(a.matmul(b), c.output.tensor, c.name)
+        }
+    }
+
+    func testMatmulGradients() {
+        assertGradients([random([3, 4]), random([4, 5])], "matmul") { $0[0].matmul($0[1]) }
+        assertGradients([random([2, 3, 4]), random([4, 2])], "batched, broadcast right") { $0[0].matmul($0[1]) }
+        assertGradients([random([2, 1, 3, 4]), random([3, 4, 2])], "batched, broadcast both") { $0[0].matmul($0[1]) }
+        assertGradients([random([4, 3]), random([5, 4])], "transposed views") { $0[0].transposed().matmul($0[1].transposed()) }
+    }
+}
+
+/// The GEMM blocks and Pinpoint's SGEMM of every kernel set this CPU runs against float64.
+final class MatMulKernelSetTests: XCTestCase, KernelSetTesting {
+    func testTheGEMMBlockMatchesFloat64() {
+        var rng = SeededGenerator(seed: 11)
+        let depth = 37, lda = 41, ldb = 70, ldc = 80
+        let a = random(5 * lda, &rng), b = random(depth * ldb, &rng), start = random(5 * ldc, &rng)
+        // Streamed stores need C 64-byte aligned.
+        let c = UnsafeMutableRawPointer.allocate(byteCount: 5 * ldc * 4, alignment: 64).bindMemory(to: Float.self, capacity: 5 * ldc)
+        defer { c.deallocate() }
+        forEachSupportedSet { set, table in
+            for rows in 1...5 {
+                for store in [PP_STORE_WRITE, PP_STORE_ACCUMULATE, PP_STORE_STREAM] {
+                    c.update(from: start, count: start.count)
+                    table.gemm_block_5x64(a, lda, 1, Int32(rows), b, ldb, Int32(depth), c, ldc, store)
+                    table.stream_fence()
+                    for r in 0..<5 {
+                        for j in 0..<ldc {
+                            let i = r * ldc + j
+                            guard r < rows, j < 64 else { XCTAssertEqual(c[i], start[i], "\(set): outside the block"); continue }
+                            var sum = store == PP_STORE_ACCUMULATE ? Double(start[i]) : 0
+                            for d in 0..<depth { sum += Double(a[r * lda + d]) * Double(b[d * ldb + j]) }
+                            XCTAssertEqual(Double(c[i]), sum, accuracy: 1e-5 * Double(depth), "\(set) rows \(rows) store \(store) (\(r), \(j))")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    func testTheTransposedGEMMBlockMatchesFloat64() {
+        var rng = SeededGenerator(seed: 16)
+        let depth = 29, ldw = 31, ldc = 12
+        let w = random(8 * ldw, &rng), panel = random(depth * 48, &rng)
+        forEachSupportedSet { set, table in
+            for (rows, m) in [(8, 48), (3, 5), (1, 1), (7, 40)] {
+                var c = [Float](repeating: .nan, count: 48 * ldc)
+                table.gemm_transposed_block_8x48(w, ldw, Int32(rows), panel, Int32(depth), Int32(m), &c, ldc)
+                for i in 0..<48 {
+                    for r in 0..<ldc {
+                        guard i < m, r < rows else { XCTAssertTrue(c[i * ldc + r].isNaN, "\(set): outside the block"); continue }
+                        var sum = 0.0
+                        for d in 0..<depth { sum += Double(w[r * ldw + d]) * Double(panel[d * 48 + i]) }
+                        XCTAssertEqual(Double(c[i * ldc + r]), sum, accuracy: 1e-5 * Double(depth), "\(set) rows \(rows) m \(m) (\(i), \(r))")
+                    }
+                }
+            }
+        }
+    }
+
+    /// Pinpoint's packed SGEMM (the AVX-512 set's), every transpose, alpha and beta, sizes off its
+    /// 12 x 32 tiles and its 256-deep and 144-row blocks, against float64.
+    func testThePackedSGEMMMatchesFloat64() throws {
+        let sets = KernelSet.supported.filter { pp_kernels_for($0.cValue)!.pointee.sgemm != nil }
+        try XCTSkipIf(sets.isEmpty, "no kernel set on this CPU has Pinpoint's SGEMM (it needs AVX-512)")
+        var rng = SeededGenerator(seed: 18)
+        for set in sets {
+            let sgemm = pp_kernels_for(set.cValue)!.pointee.sgemm!
+            for (m, n, k) in [(1, 1, 1), (13, 33, 7), (150, 70, 300), (12, 32, 256), (5, 1030, 3), (40, 48, 300), (40, 700, 300)] {
+                for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+                    for (alpha, beta) in [(Float(1), Float(0)), (1, 1), (0.5, -2)] {
+                        let lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 2, ldc = n + 5
+                        let a = random((ta ? k : m) * lda, &rng), b = random((tb ? n : k) * ldb, &rng), start = random(m * ldc, &rng)
+                        var c = start
+                        sgemm(ta ? 1 : 0, tb ? 1 : 0, Int32(m), Int32(n), Int32(k), alpha, a, lda, b, ldb, beta, &c, ldc)
+                        var worst = 0.0
+                        for i in 0..<m {
+                            for j in 0..<ldc {
+                                guard j < n else { XCTAssertEqual(c[i * ldc + j], start[i * ldc + j], "\(set): wrote past column n"); continue }
+                                var sum = 0.0
+                                for p in 0..<k {
+                                    sum += Double(ta ? a[p * lda + i] : a[i * lda + p]) * Double(tb ? b[j * ldb + p] : b[p * ldb + j])
+                                }
+                                let expected = Double(alpha) * sum + (beta == 0 ? 0 : Double(beta) * Double(start[i * ldc + j]))
+                                worst = max(worst, abs(Double(c[i * ldc + j]) - expected))
+                            }
+                        }
+                        XCTAssertLessThan(worst, 2e-6 * Double(k) + 1e-6, "\(set) \(m)x\(n)x\(k) trans \(ta) \(tb) alpha \(alpha) beta \(beta)")
+                    }
+                }
+            }
+        }
+    }
+}
 
 /// The streaming kernels for a few rows against a large B (a Dense layer's forward pass and input
 /// gradient) against OpenBLAS, with row counts that leave a partial group, depths that leave a partial
