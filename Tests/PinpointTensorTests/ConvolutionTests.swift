@@ -210,7 +210,7 @@ final class ConvolutionKernelSetTests: XCTestCase, KernelSetTesting {
 /// Winograd F(4x4, 3x3) against a direct float64 convolution, for the forward pass and both
 /// gradients, on odd and even sizes, both paddings, and channel counts that are and are not
 /// multiples of 16. The bar is 1e-5 of the largest output: F(4x4, 3x3)'s larger transform
-/// constants reach 5.4e-6 on these cases (F(2x2, 3x3), used before, reached 3.2e-7); oneDNN's
+/// constants reach 5.4e-6 on these cases (F(2x2, 3x3)'s reach 3.2e-7); oneDNN's
 /// float32 Winograd convolutions (its `wino_conv_4x3` kernels) use the same tile.
 final class WinogradTests: XCTestCase {
     var rng = SeededGenerator(seed: 7)

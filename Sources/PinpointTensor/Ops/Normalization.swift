@@ -3,8 +3,8 @@ import CPinpointKernels
 // Batch normalization over every axis but the last (NHWC channels), as three fused passes:
 // the batch moments (one read, Double sums), the normalization (one read, one write), and the
 // gradient (two reads: the per-channel sums, then the input gradient). Composed from generic
-// operations it was a dozen passes and as many activation-sized temporaries kept on the tape;
-// MobileNetV2's training step spent 60% of its time there.
+// operations it would be a dozen passes and as many activation-sized temporaries kept on the
+// tape, where MobileNetV2's training step would spend most of its time.
 
 /// Mean and (biased) variance per channel of `x` over every axis but the last, accumulated in
 /// Double: what Keras's BatchNormalization normalizes a training batch with.

@@ -3,8 +3,8 @@ import CPinpointKernels
 // Winograd F(4x4, 3x3) convolution (Lavin & Gray, "Fast Algorithms for Convolutional Neural
 // Networks", 2015) for 3x3, stride-1, undilated convolutions with enough channels to feed GEMMs:
 // each 4x4 output tile comes from a 6x6 input tile through 36 elementwise products in a
-// transformed domain, so the GEMM work is 36/144 of im2col's (4x fewer multiply-adds; F(2x2, 3x3),
-// used before, saves 2.25x).
+// transformed domain, so the GEMM work is 36/144 of im2col's (4x fewer multiply-adds, where
+// F(2x2, 3x3) saves 2.25x at smaller rounding error).
 //
 //   U = B^T d B  per input tile and input channel       (input transform)
 //   V = G g G^T  per input/output channel pair          (kernel transform, once per call)
@@ -40,8 +40,9 @@ private func positionStride(_ size: Int) -> Int {
 /// Output pixels per tile side, input pixels per tile side, and transformed positions per tile.
 private let tileSize = 4, tileSpan = 6, positions = 36
 
-/// Bytes of transformed tiles (U and M, or U and Ŷ) per block: about half of this machine's 2 MB
-/// L2, beside the GEMM's packed panels.
+/// Bytes of transformed tiles (U and M, or U and Ŷ) per block: about half of a 2 MB L2 (the
+/// common size on the server cores Pinpoint is measured on), leaving room for the GEMM's packed
+/// panels.
 let winogradBlockBytes = 3 << 18
 
 /// The fewest tiles a block holds, even past `winogradBlockBytes`: they are the GEMMs' rows (or
