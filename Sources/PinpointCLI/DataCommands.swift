@@ -126,12 +126,20 @@ struct Show: ParsableCommand {
             var record: [UInt8]?
             for _ in 0...index { record = try reader.next() }
             guard let record else { throw ValidationError("\(tfrecord) has fewer than \(index + 1) records") }
-            let example = try Example(serialized: record)
-            let pixels = try example.bytes("image")
+            let pixels: [UInt8], x: Double, y: Double, w: Double, h: Double
+            do {
+                let example = try Example(serialized: record)
+                pixels = try example.bytes("image")
+                (x, y, w, h) = (Double(try example.float("x")), Double(try example.float("y")), Double(try example.float("w")),
+                                Double(try example.float("h")))
+            } catch {
+                throw ValidationError("\(tfrecord): record \(index): \(error)")
+            }
             let side = Int(Double(pixels.count / 3).squareRoot())
-            guard side * side * 3 == pixels.count else { throw ValidationError("record \(index): image of \(pixels.count) bytes is not square RGB") }
+            guard side * side * 3 == pixels.count else {
+                throw ValidationError("\(tfrecord): record \(index): image of \(pixels.count) bytes is not square RGB")
+            }
             image = RGBImage(width: side, height: side, pixels: pixels)
-            let (x, y, w, h) = (Double(try example.float("x")), Double(try example.float("y")), Double(try example.float("w")), Double(try example.float("h")))
             box = PixelBox(xmin: (x - w / 2) * Double(side), ymin: (y - h / 2) * Double(side), xmax: (x + w / 2) * Double(side), ymax: (y + h / 2) * Double(side))
         } else {
             let data = data!, name = name!

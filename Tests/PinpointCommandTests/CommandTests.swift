@@ -1,4 +1,5 @@
 import Foundation
+import PinpointData
 import XCTest
 
 /// Runs the built `pinpoint` executable as a user would: exit statuses, standard output and error.
@@ -83,6 +84,16 @@ final class CommandTests: XCTestCase {
         XCTAssertNotEqual(dump.status, 0)
         XCTAssertEqual(dump.output.split(separator: "\n").count, 1, "the first record was printed before the corrupt one")
         XCTAssertTrue(dump.error.contains("data CRC mismatch in record 1 at byte offset \(recordLength)"), dump.error)
+    }
+
+    func testShowNamesTheFileAndRecordOfAnIncompleteExample() throws {
+        let path = directory + "/no-box.tfr", writer = try TFRecordWriter(path: path)
+        try writer.write(Example(features: ["image": .bytes([[UInt8](repeating: 9, count: 12)]), "cls_num": .int64s([1])]).serialized())
+        try writer.close()
+        let show = try pinpoint("show", "--tfrecord", path, "--index", "0", "--out", directory + "/box.png")
+        XCTAssertNotEqual(show.status, 0)
+        XCTAssertTrue(show.error.contains("\(path): record 0: feature 'x': missing"), show.error)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: directory + "/box.png"))
     }
 
     func testTrainResumeEvaluatePredictAndSummary() throws {
