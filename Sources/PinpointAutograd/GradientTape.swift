@@ -120,7 +120,7 @@ public final class GradientTape {
             parameterNodes[ObjectIdentifier(p)].map { (index, Traced(p.value, tape: self, node: $0)) }
         }
         let grads = gradient(of: target, wrt: watched.map(\.1), outputGradient: outputGradient)
-        // Zeros only where there is no gradient: made up front for every parameter, they were a
+        // Zeros only where there is no gradient: made up front for every parameter, they would be a
         // 205 MB fill per step for the tutorial CNN's Dense kernel, thrown away at once.
         var result = [Tensor?](repeating: nil, count: parameters.count)
         for (k, (index, _)) in watched.enumerated() { result[index] = grads[k] }

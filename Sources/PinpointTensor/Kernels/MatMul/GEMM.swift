@@ -47,7 +47,7 @@ public enum BLAS {
             selectCoreFromCPUFeatures()
         }
         openblas_set_num_threads(1)
-        // OpenBLAS started its own worker threads when it was loaded; they spin for a while
+        // OpenBLAS starts its own worker threads when it is loaded; they spin for a while
         // before sleeping and would compete with Pinpoint's workers for the cores. Pinpoint
         // never asks OpenBLAS for more than one thread, so the pool is shut down for good.
         if let shutdown = dlsym(nil, "blas_thread_shutdown_") {

@@ -22,8 +22,8 @@ let streamingGEMMMinimumDepth = 4096
 /// depth k (`splitAlongDepth`), so each reads its own contiguous rows of B front to back. Each
 /// thread walks its rows `depth` at a time; for each 64-column strip of such a block (64 KB, in
 /// L2), five rows of A by 64 columns accumulate in twenty registers over the whole depth and are
-/// added to the thread's C (in L2). At 32 rows a block, C's accumulators were loaded and stored
-/// eight times as often: the Dense forward took 22 ms per batch of 40, 18 at 256.
+/// added to the thread's C (in L2). At 32 rows a block, C's accumulators would be loaded and
+/// stored eight times as often (the Dense forward measured 22 ms per batch of 40 that way, 18 at 256).
 func streamingSGEMM(_ a: GEMMOperand, _ b: GEMMOperand, _ c: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int, ldc: Int) {
     KernelCounters.add(multiplyAdds: m * n * k)
     let depth = 256
@@ -104,8 +104,8 @@ let transposedStreamingGEMMMaximumRows = 48
 /// C[m, n] = A[m, k] B^T with B n x k (row-major, leading dimension ldb): A is packed once,
 /// transposed, into a k x 48 panel (in L2, shared by the threads); threads split B's rows, eight
 /// at a time, each row read front to back once and multiplied against the whole panel, and the
-/// 8 x m block is written as eight columns of C. Through the general SGEMM (as C^T = B A^T) B's
-/// panels were packed before use: 24 ms for the Dense input gradient per batch of 40, 13.5 here.
+/// 8 x m block is written as eight columns of C. The general SGEMM (as C^T = B A^T) packs B's
+/// panels before use: 24 ms for the Dense input gradient per batch of 40, against 13.5 here.
 func transposedStreamingSGEMM(_ a: GEMMOperand, _ b: GEMMOperand, _ c: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int,
                               ldc: Int) {
     KernelCounters.add(multiplyAdds: m * n * k)
