@@ -1,9 +1,11 @@
 // Bicubic resizing exactly as Pillow's Image.resize(size) does for 8-bit RGB (its default filter
 // since Pillow 7 for RGB is BICUBIC): Keys' cubic with a = -0.5, support widened by the scale
 // factor when shrinking (so every input pixel contributes), coefficients normalized per output
-// pixel and turned into 22-bit fixed point, a horizontal pass then a vertical pass, each
-// rounding and clipping to 8 bits. Following Pillow's arithmetic step by step is what makes the
-// result match it to within a level or two, not just look alike.
+// pixel and turned into 22-bit fixed point, one pass per axis, each rounding and clipping to 8
+// bits. Following Pillow's arithmetic step by step is what makes the result bit-exact to it on
+// lossless input, not just alike. The order of the two passes matters (the first one's rounding
+// feeds the second), and Pillow 13 chooses it by the sizes: the vertical pass first when the
+// height shrinks by more than twice as many pixels as the width does, otherwise the horizontal.
 
 private let precisionBits = 32 - 8 - 2
 
@@ -40,46 +42,68 @@ private func clip8(_ value: Int64) -> UInt8 {
     return v < 0 ? 0 : v > 255 ? 255 : UInt8(v)
 }
 
+/// One 8-bit resampling pass along an axis of an interleaved RGB image: `lines` lines across the
+/// axis, a pixel `pixelStride` bytes from the next along it and `lineStride` from the next line;
+/// into `dst`, whose strides are `outPixelStride` and `outLineStride`. `outputsOuter` walks the
+/// outputs in the outer loop (the vertical pass: each output row is then written in order, its
+/// input rows read in order), otherwise the lines (the horizontal pass: row by row).
+private func resamplePass(_ src: UnsafeBufferPointer<UInt8>, lines: Int, pixelStride: Int, lineStride: Int,
+                          _ c: (starts: [Int], weights: [[Int32]]), into dst: UnsafeMutableBufferPointer<UInt8>,
+                          outPixelStride: Int, outLineStride: Int, outputsOuter: Bool) {
+    let half = Int64(1) << Int64(precisionBits - 1)
+    @inline(__always) func resample(_ line: Int, _ o: Int) {
+        var r = half, g = half, b = half
+        let start = c.starts[o]
+        for (j, w) in c.weights[o].enumerated() {
+            let i = line * lineStride + (start + j) * pixelStride
+            r += Int64(src[i]) * Int64(w); g += Int64(src[i + 1]) * Int64(w); b += Int64(src[i + 2]) * Int64(w)
+        }
+        let q = line * outLineStride + o * outPixelStride
+        dst[q] = clip8(r); dst[q + 1] = clip8(g); dst[q + 2] = clip8(b)
+    }
+    if outputsOuter {
+        for o in c.starts.indices { for line in 0..<lines { resample(line, o) } }
+    } else {
+        for line in 0..<lines { for o in c.starts.indices { resample(line, o) } }
+    }
+}
+
 extension RGBImage {
     /// The image resized as Pillow's `Image.resize((width, height))` with its default bicubic filter.
     public func resized(width newWidth: Int, height newHeight: Int) -> RGBImage {
         precondition(newWidth > 0 && newHeight > 0, "resized: target \(newWidth)x\(newHeight) must be positive")
         if newWidth == width && newHeight == height { return self }
-        let horizontal = coefficients(input: width, output: newWidth)
-        let vertical = coefficients(input: height, output: newHeight)
-        let half = Int64(1) << Int64(precisionBits - 1)
-        // Horizontal pass: height x newWidth.
-        var temp = [UInt8](repeating: 0, count: height * newWidth * 3)
+        let verticalFirst = height > newHeight && height - newHeight > 2 * (width - newWidth)
+        var image = self
+        for axis in verticalFirst ? [1, 0] : [0, 1] {
+            image = axis == 0 ? image.resampled(width: newWidth) : image.resampled(height: newHeight)
+        }
+        return image
+    }
+
+    /// The horizontal pass: each row resampled to `newWidth` pixels.
+    private func resampled(width newWidth: Int) -> RGBImage {
+        if newWidth == width { return self }
+        var out = [UInt8](repeating: 0, count: height * newWidth * 3)
         pixels.withUnsafeBufferPointer { src in
-            temp.withUnsafeMutableBufferPointer { dst in
-                for y in 0..<height {
-                    for x in 0..<newWidth {
-                        let start = horizontal.starts[x], k = horizontal.weights[x]
-                        var r = half, g = half, b = half
-                        for (j, w) in k.enumerated() {
-                            let i = (y * width + start + j) * 3
-                            r += Int64(src[i]) * Int64(w); g += Int64(src[i + 1]) * Int64(w); b += Int64(src[i + 2]) * Int64(w)
-                        }
-                        let o = (y * newWidth + x) * 3
-                        dst[o] = clip8(r); dst[o + 1] = clip8(g); dst[o + 2] = clip8(b)
-                    }
-                }
-            }
-        }
-        // Vertical pass: newHeight x newWidth.
-        var out = [UInt8](repeating: 0, count: newHeight * newWidth * 3)
-        temp.withUnsafeBufferPointer { src in
             out.withUnsafeMutableBufferPointer { dst in
-                for y in 0..<newHeight {
-                    let start = vertical.starts[y], k = vertical.weights[y]
-                    for x in 0..<(newWidth * 3) {
-                        var acc = half
-                        for (j, w) in k.enumerated() { acc += Int64(src[(start + j) * newWidth * 3 + x]) * Int64(w) }
-                        dst[y * newWidth * 3 + x] = clip8(acc)
-                    }
-                }
+                resamplePass(src, lines: height, pixelStride: 3, lineStride: width * 3, coefficients(input: width, output: newWidth),
+                             into: dst, outPixelStride: 3, outLineStride: newWidth * 3, outputsOuter: false)
             }
         }
-        return RGBImage(width: newWidth, height: newHeight, pixels: out)
+        return RGBImage(width: newWidth, height: height, pixels: out)
+    }
+
+    /// The vertical pass: each column resampled to `newHeight` pixels.
+    private func resampled(height newHeight: Int) -> RGBImage {
+        if newHeight == height { return self }
+        var out = [UInt8](repeating: 0, count: newHeight * width * 3)
+        pixels.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                resamplePass(src, lines: width, pixelStride: width * 3, lineStride: 3, coefficients(input: height, output: newHeight),
+                             into: dst, outPixelStride: width * 3, outLineStride: 3, outputsOuter: true)
+            }
+        }
+        return RGBImage(width: width, height: newHeight, pixels: out)
     }
 }
