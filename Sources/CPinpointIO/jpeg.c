@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <jpeglib.h>
+#include <jerror.h>
 
 typedef struct {
     struct jpeg_error_mgr base;
@@ -21,9 +22,13 @@ static void on_error(j_common_ptr cinfo) {
     longjmp(e->jump, 1);
 }
 
-// Warnings (msg_level -1) mean corrupt data that libjpeg would paper over with gray: fail instead.
+// Warnings (msg_level -1) are ignored, as Pillow ignores them: bytes of junk before a marker or a
+// segment shorter than its contents ("Corrupt JPEG data: N extraneous bytes before marker") are
+// common in photo collections, and Pillow loads such files. The one warning Pillow does not pass
+// is the data ending early, where libjpeg would fill the rest of the image with gray and Pillow
+// refuses the file as truncated: that one is an error.
 static void on_message(j_common_ptr cinfo, int level) {
-    if (level < 0) on_error(cinfo);
+    if (level < 0 && cinfo->err->msg_code == JWRN_JPEG_EOF) on_error(cinfo);
 }
 
 static void setup_errors(error_manager *e, char *message, size_t size) {

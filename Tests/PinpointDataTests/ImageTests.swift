@@ -76,6 +76,27 @@ final class ImageTests: XCTestCase {
         }
     }
 
+    /// JPEGs that make libjpeg warn (Fixtures/make_jpeg_warning_fixtures.py): those Pillow loads
+    /// decode to Pillow's pixels, the truncated one Pillow refuses is an error naming the file.
+    func testJPEGWarningsAreNoErrorsButTruncationIs() throws {
+        struct Cases: Decodable { struct Case: Decodable { let file: String; let pillow: String; let expected: String? }; let cases: [Case] }
+        let directory = Self.directory.appendingPathComponent("warnings")
+        let cases = try JSONDecoder().decode(Cases.self, from: Data(contentsOf: directory.appendingPathComponent("warnings.json"))).cases
+        XCTAssertEqual(cases.map(\.pillow), ["loads", "loads", "loads", "refuses: image file is truncated (10 bytes not processed)"])
+        for c in cases {
+            let path = directory.appendingPathComponent(c.file).path
+            if let expected = c.expected {
+                let (info, image) = try ImageCodec.decode(path: path)
+                XCTAssertEqual(info.mode, "RGB", c.file)
+                XCTAssertEqual(image.pixels, try ImageCodec.decode(path: directory.appendingPathComponent(expected).path).image.pixels, c.file)
+            } else {
+                XCTAssertThrowsError(try ImageCodec.decode(path: path)) { error in
+                    XCTAssertTrue("\(error)".hasPrefix(path + ": corrupt JPEG: Premature end of JPEG file"), "\(error)")
+                }
+            }
+        }
+    }
+
     func testTruncatedEmptyAndForeignFilesAreErrorsNamingTheFile() throws {
         let jpeg = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path("photo-500x375.jpg"))))
         let png = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path("photo-500x375.expected.png"))))

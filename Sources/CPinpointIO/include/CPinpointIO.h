@@ -35,8 +35,9 @@ typedef struct {
 /// Decodes a JPEG held in memory to 8-bit samples with libjpeg's default (accurate) settings,
 /// `info.color` components per pixel, into a malloc'ed buffer the caller frees with free().
 /// Returns 0, or -1 with a message in `error`. Images with more than `max_pixels` pixels are
-/// refused before any allocation. libjpeg's corrupt-data warnings are errors: a damaged file
-/// never decodes to a silently gray image.
+/// refused before any allocation. As in Pillow, libjpeg's warnings (junk before a marker, a short
+/// segment) are not errors, except data that ends early: a truncated file is refused, never
+/// decoded to an image whose missing part is gray.
 int pinpoint_jpeg_decode(const unsigned char *data, size_t size, size_t max_pixels, int header_only,
                          pinpoint_image_info *info, unsigned char **pixels, char *error, size_t error_size);
 
