@@ -5,7 +5,7 @@ SWIFT ?= swift
 # CPU's instruction set at run time (Docs/Architecture.md), so no -target-cpu flag is needed.
 RELEASE := -c release
 
-.PHONY: demo test bench deps build clean
+.PHONY: demo test bench fuzz deps build clean
 
 demo: deps
 	$(SWIFT) build $(RELEASE) --product pinpoint
@@ -42,6 +42,11 @@ bench: deps
 
 build: deps
 	$(SWIFT) build $(RELEASE)
+
+# Coverage-guided fuzzing of every parser of untrusted input (Fuzz/; Docs/Testing.md), each
+# target for FUZZ_SECONDS (default 60). FUZZ_TARGETS picks some.
+fuzz: deps
+	sh Scripts/fuzz.sh
 
 deps:
 	@sh Scripts/install-dependencies.sh

@@ -81,13 +81,15 @@ public enum ImageCodec {
 
     /// Reads the header only.
     public static func info(of bytes: [UInt8], file: String? = nil) throws(ImageError) -> ImageInfo {
-        try run(bytes, file: file, toRGB: false).info
+        try run(bytes, file: file, toRGB: false, maximumPixels: maximumPixels).info
     }
 
     /// Decodes to RGB, converting other modes as Pillow's `convert("RGB")` does, and reports the
-    /// file's own mode.
-    public static func decode(_ bytes: [UInt8], file: String? = nil) throws(ImageError) -> (info: ImageInfo, image: RGBImage) {
-        let (info, image) = try run(bytes, file: file, toRGB: true)
+    /// file's own mode. An image declaring more than `maximumPixels` pixels is refused before
+    /// anything is allocated.
+    public static func decode(_ bytes: [UInt8], file: String? = nil,
+                              maximumPixels: Int = ImageCodec.maximumPixels) throws(ImageError) -> (info: ImageInfo, image: RGBImage) {
+        let (info, image) = try run(bytes, file: file, toRGB: true, maximumPixels: maximumPixels)
         return (info, image!)
     }
 
@@ -106,7 +108,7 @@ public enum ImageCodec {
         return [UInt8](data)
     }
 
-    private static func run(_ bytes: [UInt8], file: String?, toRGB: Bool) throws(ImageError) -> (info: ImageInfo, image: RGBImage?) {
+    private static func run(_ bytes: [UInt8], file: String?, toRGB: Bool, maximumPixels: Int) throws(ImageError) -> (info: ImageInfo, image: RGBImage?) {
         guard !bytes.isEmpty else { throw ImageError(file: file, reason: "empty file") }
         guard let format = format(of: bytes) else {
             let head = bytes.prefix(4).map { String(format: "%02x", $0) }.joined(separator: " ")
