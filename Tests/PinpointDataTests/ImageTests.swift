@@ -52,10 +52,10 @@ final class ImageTests: XCTestCase {
             let (_, image) = try ImageCodec.decode(path: path(c.source))
             let resized = image.resized(width: 224, height: 224)
             let (_, expected) = try ImageCodec.decode(path: path(c.expected))
+            // Debian's libjpeg-turbo and the one Pillow's wheel bundles decode these alike, so the
+            // whole path is bit-exact; another libjpeg-turbo could round its IDCT differently.
             let diffs = zip(resized.pixels, expected.pixels).map { abs(Int($0) - Int($1)) }
-            let mean = Double(diffs.reduce(0, +)) / Double(diffs.count)
-            XCTAssertLessThan(mean, 1, "\(c.source): mean difference \(mean) levels")
-            XCTAssertLessThan(diffs.max()!, 8, "\(c.source): largest difference \(diffs.max()!) levels")
+            XCTAssertEqual(diffs.max(), 0, "\(c.source): \(diffs.filter { $0 > 0 }.count) values differ from Pillow's, by up to \(diffs.max()!)")
         }
     }
 
