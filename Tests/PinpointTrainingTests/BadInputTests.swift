@@ -1,0 +1,72 @@
+import Foundation
+import PinpointData
+import PinpointModels
+import XCTest
+
+/// Every public entry point that reads a file users bring, fed an empty file, a truncated one,
+/// garbage, and a valid file with 64 KiB of junk appended: each is a thrown error whose message
+/// starts with the file's path and says what is wrong, never a trap. (Junk after a complete file
+/// may be ignored, as Pillow and libpng ignore data after a PNG's end; then the contents must be
+/// the valid file's. An empty TFRecord file is zero records, as TensorFlow reads it.) The valid
+/// files are the fuzz seeds (Fuzz/Seeds).
+final class BadInputTests: XCTestCase {
+    static let seeds = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Fuzz/Seeds").standardized
+    var directory: URL!
+
+    override func setUpWithError() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("pinpoint-bad-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: directory) }
+
+    /// Reads one file the way users' files are read, returning a summary of what was read.
+    typealias Reader = @Sendable (String) throws -> String
+
+    static let readers: [(name: String, seed: String, read: Reader)] = [
+        ("annotation", "FuzzAnnotation/oxford.xml", { path in "\(try Annotation(contentsOf: path).objects.map(\.box))" }),
+        ("TFRecord", "FuzzTFRecord/tf_written-0.tfrecord", { path in
+            let reader = try TFRecordReader(path: path)
+            var records: [[UInt8]] = []
+            while let record = try reader.next() { records.append(record) }
+            return "\(records)"
+        }),
+        ("checkpoint", "FuzzCheckpoint/model.safetensors", { path in
+            let checkpoint = try Checkpoint(contentsOf: path)
+            return "\(checkpoint.metadata.sorted { $0.key < $1.key })"
+        }),
+        ("PNG", "FuzzImage/mode-rgb.png", { path in "\(try ImageCodec.decode(path: path).image.pixels)" }),
+        ("JPEG", "FuzzImage/mode-rgb-progressive.jpg", { path in "\(try ImageCodec.decode(path: path).image.pixels)" }),
+    ]
+
+    func write(_ bytes: [UInt8], _ name: String) throws -> String {
+        let url = directory.appendingPathComponent(name)
+        try Data(bytes).write(to: url)
+        return url.path
+    }
+
+    func testEmptyTruncatedGarbageAndOversizedFilesAreErrorsNamingTheFile() throws {
+        var rng = SystemRandomNumberGenerator()
+        for (name, seed, read) in Self.readers {
+            let valid = [UInt8](try Data(contentsOf: Self.seeds.appendingPathComponent(seed)))
+            let extension_ = (seed as NSString).pathExtension
+            let expected = try read(try write(valid, "valid.\(extension_)"))
+            let garbage = (0..<4096).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            for (kind, bytes) in [("empty", []), ("truncated", Array(valid.prefix(valid.count / 2))), ("garbage", garbage)] {
+                let path = try write(bytes, "\(kind).\(extension_)")
+                if name == "TFRecord" && kind == "empty" {
+                    XCTAssertEqual(try read(path), "[]", "an empty TFRecord file is zero records")
+                    continue
+                }
+                XCTAssertThrowsError(try read(path), "\(name), \(kind): read without an error") { error in
+                    XCTAssertTrue("\(error)".hasPrefix(path + ": ") && "\(error)".count > path.count + 8, "\(name), \(kind): \(error)")
+                }
+            }
+            let path = try write(valid + [UInt8](repeating: 0xAB, count: 1 << 16), "oversized.\(extension_)")
+            switch Result(catching: { try read(path) }) {
+            case .success(let read): XCTAssertEqual(read, expected, "\(name): junk after the file changed what was read")
+            case .failure(let error): XCTAssertTrue("\(error)".hasPrefix(path + ": "), "\(name), oversized: \(error)")
+            }
+        }
+    }
+}
