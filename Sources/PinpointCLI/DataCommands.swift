@@ -156,13 +156,13 @@ struct Show: ParsableCommand {
                 throw ValidationError("\(model) takes \(loaded.configuration.imageSize)x\(loaded.configuration.imageSize) images; the record holds \(image.width)x\(image.height)")
             }
             let output = try loaded.predict([image.pixels]).scalars
-            let b = loaded.configuration.hasClassHead ? Array(output[2..<6]) : output
-            let p = CenterBox(x: Double(b[0]), y: Double(b[1]), w: Double(b[2]), h: Double(b[3])).pixels(width: image.width, height: image.height)
+            let predicted = loaded.configuration.predictedBox(output)
+            let p = predicted.pixels(width: image.width, height: image.height)
             let truth = CenterBox(x: (box.xmin + box.xmax) / 2 / Double(image.width), y: (box.ymin + box.ymax) / 2 / Double(image.height),
                                   w: (box.xmax - box.xmin) / Double(image.width), h: (box.ymax - box.ymin) / Double(image.height))
             image.drawBox(xmin: Int(p.xmin.rounded()), ymin: Int(p.ymin.rounded()), xmax: Int(p.xmax.rounded()) - 1, ymax: Int(p.ymax.rounded()) - 1,
                           color: (255, 0, 0), lineWidth: thickness)
-            note += String(format: ", prediction in red (IoU %.3f)", iou(CenterBox(x: Double(b[0]), y: Double(b[1]), w: Double(b[2]), h: Double(b[3])), truth))
+            note += String(format: ", prediction in red (IoU %.3f)", iou(predicted, truth))
         }
         try image.write(to: out)
         print("wrote \(out) (\(image.width)x\(image.height), \(note))")

@@ -215,11 +215,8 @@ struct Predict: ParsableCommand {
             do {
                 var (_, image) = try ImageCodec.decode(path: path)
                 let output = try loaded.predict([image.resized(width: size, height: size).pixels]).scalars
-                let b = loaded.configuration.hasClassHead ? Array(output[2..<6]) : output
-                let box = CenterBox(x: Double(b[0]), y: Double(b[1]), w: Double(b[2]), h: Double(b[3])).pixels(width: image.width, height: image.height)
-                // Class 1 is cat, 0 dog (the dataset's capitalized and lowercase breed names).
-                let cls: (name: String, probability: Float)? = loaded.configuration.hasClassHead
-                    ? (output[1] > output[0] ? ("cat", output[1]) : ("dog", output[0])) : nil
+                let box = loaded.configuration.predictedBox(output).pixels(width: image.width, height: image.height)
+                let cls = loaded.configuration.predictedClass(output)
                 let name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
                 if json {
                     let classField = cls.map { "\"\($0.name)\"" } ?? "null", probability = cls.map { "\($0.probability)" } ?? "null"

@@ -22,6 +22,22 @@ extension ModelConfiguration {
     /// What this model's targets hold: the box, or for two heads the class and the box.
     public var tutorialTargets: LocalizationBatchSource.Targets { hasClassHead ? .classAndBox : .box }
 
+    /// The box in one output row of this model (normalized, centre form): the whole row for one
+    /// head, its box columns for two.
+    public func predictedBox(_ output: [Float]) -> CenterBox {
+        let b = hasClassHead ? Array(output[TutorialColumns.predictedBox]) : output
+        return CenterBox(x: Double(b[0]), y: Double(b[1]), w: Double(b[2]), h: Double(b[3]))
+    }
+
+    /// The likelier class in one output row of a two-head model with its probability (class 0 is
+    /// dog, 1 cat: the dataset's lowercase and capitalized breed names); nil for one head.
+    public func predictedClass(_ output: [Float]) -> (name: String, probability: Float)? {
+        guard hasClassHead else { return nil }
+        let first = TutorialColumns.predictedClassProbabilities.lowerBound
+        let (dog, cat) = (output[first], output[first + 1])
+        return cat > dog ? ("cat", cat) : ("dog", dog)
+    }
+
     /// The tutorial's loss for this model: MSE on the box; for two heads, sparse cross-entropy on
     /// dog/cat plus 5 x MSE on the box.
     public var tutorialLoss: any Loss {
