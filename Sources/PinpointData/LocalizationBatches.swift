@@ -190,21 +190,20 @@ public final class LocalizationBatches: Sendable {
             var boxes: [Float] = [], classes: [Float] = []
             var examples: [Example] = []
             for record in records {
+                let e: Example, bytes: Int
                 do {
-                    let e = try Example(serialized: record.bytes)
+                    e = try Example(serialized: record.bytes)
                     boxes += [try e.float("x"), try e.float("y"), try e.float("w"), try e.float("h")]
                     classes.append(Float(try e.int64("cls_num")))
-                    let bytes = try e.bytes("image").count
-                    guard bytes == pixels else {
-                        throw DatasetError(path: record.path, reason: "record \(record.index): its image has \(bytes) bytes, "
-                                           + "where the first record's \(side)x\(side) RGB image has \(pixels)")
-                    }
-                    examples.append(e)
-                } catch let error as DatasetError {
-                    throw error
+                    bytes = try e.bytes("image").count
                 } catch {
                     throw DatasetError(path: record.path, reason: "record \(record.index): \(error)")
                 }
+                guard bytes == pixels else {
+                    throw DatasetError(path: record.path, reason: "record \(record.index): its image has \(bytes) bytes, "
+                                       + "where the first record's \(side)x\(side) RGB image has \(pixels)")
+                }
+                examples.append(e)
             }
             let images = Tensor(shape: [records.count, side, side, 3]) { out, _ in
                 for (n, e) in examples.enumerated() {

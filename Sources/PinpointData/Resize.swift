@@ -74,11 +74,8 @@ extension RGBImage {
         precondition(newWidth > 0 && newHeight > 0, "resized: target \(newWidth)x\(newHeight) must be positive")
         if newWidth == width && newHeight == height { return self }
         let verticalFirst = height > newHeight && height - newHeight > 2 * (width - newWidth)
-        var image = self
-        for axis in verticalFirst ? [1, 0] : [0, 1] {
-            image = axis == 0 ? image.resampled(width: newWidth) : image.resampled(height: newHeight)
-        }
-        return image
+        return verticalFirst ? resampled(height: newHeight).resampled(width: newWidth)
+            : resampled(width: newWidth).resampled(height: newHeight)
     }
 
     /// The horizontal pass: each row resampled to `newWidth` pixels.
