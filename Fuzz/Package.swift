@@ -10,10 +10,12 @@ let package = Package(
     targets: [
         .target(name: "CFuzzDriver"),
         .target(name: "FuzzSupport", dependencies: ["CFuzzDriver"]),
-        .executableTarget(name: "FuzzAnnotation", dependencies: ["FuzzSupport", .product(name: "PinpointData", package: "Pinpoint")]),
-        .executableTarget(name: "FuzzExample", dependencies: ["FuzzSupport", .product(name: "PinpointData", package: "Pinpoint")]),
-        .executableTarget(name: "FuzzTFRecord", dependencies: ["FuzzSupport", .product(name: "PinpointData", package: "Pinpoint")]),
-        .executableTarget(name: "FuzzCheckpoint", dependencies: ["FuzzSupport", .product(name: "PinpointModels", package: "Pinpoint")]),
-        .executableTarget(name: "FuzzImage", dependencies: ["FuzzSupport", .product(name: "PinpointData", package: "Pinpoint")]),
+        .target(name: "FuzzEntryPoints", dependencies: [.product(name: "PinpointData", package: "Pinpoint"),
+                                                        .product(name: "PinpointModels", package: "Pinpoint")]),
+        .executableTarget(name: "FuzzAnnotation", dependencies: ["FuzzSupport", "FuzzEntryPoints"]),
+        .executableTarget(name: "FuzzExample", dependencies: ["FuzzSupport", "FuzzEntryPoints"]),
+        .executableTarget(name: "FuzzTFRecord", dependencies: ["FuzzSupport", "FuzzEntryPoints"]),
+        .executableTarget(name: "FuzzCheckpoint", dependencies: ["FuzzSupport", "FuzzEntryPoints"]),
+        .executableTarget(name: "FuzzImage", dependencies: ["FuzzSupport", "FuzzEntryPoints"]),
     ]
 )
