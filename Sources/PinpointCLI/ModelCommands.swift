@@ -120,6 +120,12 @@ func trainModel(architecture: String = "seed-cnn", alpha: Double = 1.0, weights:
     let size = trainBatches.imageSize
     configuration.imageSize = size
     let valBatches = try LocalizationBatches(paths: [valPath], batchSize: batch, scale: configuration.inputScale, offset: configuration.inputOffset)
+    for (path, batches) in [(trainPath, trainBatches), (valPath, valBatches)] where batches.recordCount == 0 {
+        throw ValidationError("\(path) holds no records")
+    }
+    if let sizes = ModelConfiguration.supportedImageSizes[architecture], !sizes.contains(size) {
+        throw ValidationError("\(trainPath) holds \(size)x\(size) images; \(architecture) is built at \(sizes.lowerBound) to \(sizes.upperBound) pixels")
+    }
     if let imageSize, imageSize != size {
         throw ValidationError("--image-size \(imageSize) does not match the records: \(trainPath) holds \(size)x\(size) images")
     }

@@ -90,7 +90,8 @@ public enum ImageCodec {
     public static func decode(_ bytes: [UInt8], file: String? = nil,
                               maximumPixels: Int = ImageCodec.maximumPixels) throws(ImageError) -> (info: ImageInfo, image: RGBImage) {
         let (info, image) = try run(bytes, file: file, toRGB: true, maximumPixels: maximumPixels)
-        return (info, image!)
+        guard let image else { throw ImageError(file: file, reason: "the decoder returned no pixels") }
+        return (info, image)
     }
 
     public static func decode(path: String) throws(ImageError) -> (info: ImageInfo, image: RGBImage) {

@@ -50,9 +50,31 @@ public struct ModelConfiguration: Equatable, Sendable {
               let scale = metadata["input_scale"].flatMap(Float.init), let offset = metadata["input_offset"].flatMap(Float.init) else {
             throw CheckpointError(file: file, reason: "metadata lacks the model configuration (architecture, image_size, input_scale, input_offset)")
         }
-        self.init(architecture: architecture, imageSize: size, inputScale: scale, inputOffset: offset,
-                  alpha: metadata["alpha"].flatMap(Double.init))
+        let alpha = metadata["alpha"].flatMap(Double.init)
+        // A checkpoint is a file users bring: what it declares is checked before a model of that
+        // shape is allocated, so a hostile or damaged header is an error, not a trap or a
+        // many-gigabyte allocation.
+        guard let sizes = Self.supportedImageSizes[architecture] else {
+            throw CheckpointError(file: file, reason: "unknown architecture '\(architecture)' (known: \(Self.supportedImageSizes.keys.sorted().joined(separator: ", ")))")
+        }
+        guard sizes.contains(size) else {
+            throw CheckpointError(file: file, reason: "image_size \(size) is outside \(sizes.lowerBound)...\(sizes.upperBound) for \(architecture)")
+        }
+        guard scale.isFinite, offset.isFinite, scale != 0 else {
+            throw CheckpointError(file: file, reason: "input_scale \(scale) and input_offset \(offset) must be finite, the scale non-zero")
+        }
+        if let text = metadata["alpha"] {
+            guard let alpha, alpha > 0, alpha <= 4 else {
+                throw CheckpointError(file: file, reason: "alpha '\(text)' is not a width multiplier in (0, 4]")
+            }
+        }
+        self.init(architecture: architecture, imageSize: size, inputScale: scale, inputOffset: offset, alpha: alpha)
     }
+
+    /// The image sizes each architecture is built at: MobileNetV2 halves its input five times
+    /// (Keras requires 32 or more), and 1024 bounds what one checkpoint header can make Pinpoint
+    /// allocate (the CNN's Dense kernel is 4 GiB there).
+    public static let supportedImageSizes: [String: ClosedRange<Int>] = ["seed-cnn": 16...1024, "mobilenetv2": 32...1024]
 
     /// Builds the untrained model this configuration describes.
     public func makeModel(seed: UInt64 = 0) throws -> any Layer {

@@ -96,6 +96,26 @@ final class CommandTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: directory + "/box.png"))
     }
 
+    /// Records that no model can be built from are refused before a model is made: an empty file,
+    /// and images smaller than MobileNetV2's five halvings allow.
+    func testTrainRefusesRecordsNoModelCanBeBuiltFrom() throws {
+        let empty = directory + "/empty.tfr"
+        XCTAssertTrue(FileManager.default.createFile(atPath: empty, contents: Data()))
+        let train = try pinpoint("train", "--train", empty, "--val", empty, "--out", directory + "/m.safetensors", "--quiet")
+        XCTAssertNotEqual(train.status, 0)
+        XCTAssertTrue(train.error.contains("\(empty) holds no records"), train.error)
+
+        let small = directory + "/small.tfr", writer = try TFRecordWriter(path: small)
+        let box: [String: Feature] = ["x": .floats([0.5]), "y": .floats([0.5]), "w": .floats([0.2]), "h": .floats([0.2])]
+        try writer.write(Example(features: box.merging(["image": .bytes([[UInt8](repeating: 9, count: 8 * 8 * 3)]),
+                                                        "cls_num": .int64s([1])]) { a, _ in a }).serialized())
+        try writer.close()
+        let mobile = try pinpoint("train", "--model", "mobilenetv2", "--train", small, "--val", small, "--out", directory + "/m.safetensors", "--quiet")
+        XCTAssertNotEqual(mobile.status, 0)
+        XCTAssertTrue(mobile.error.contains("\(small) holds 8x8 images; mobilenetv2 is built at 32 to 1024 pixels"), mobile.error)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: directory + "/m.safetensors"))
+    }
+
     func testTrainResumeEvaluatePredictAndSummary() throws {
         let pets = directory + "/pets", prep = directory + "/prep", ckpt = directory + "/cnn.safetensors"
         XCTAssertEqual(try pinpoint("synth", "--out", pets, "--count", "16", "--seed", "4").status, 0)

@@ -69,4 +69,45 @@ final class BadInputTests: XCTestCase {
             }
         }
     }
+
+    /// A checkpoint's metadata says what model to build: every value in it is checked before the
+    /// model is allocated, and a bad one is an error naming the file and the value.
+    func testLoadedModelRefusesMetadataThatDescribesNoModelItCanBuild() throws {
+        let configuration = ModelConfiguration.seedCNN(imageSize: 16)
+        let model = try configuration.makeModel(seed: 1)
+        func checkpoint(_ changes: [String: String?]) throws -> String {
+            var metadata = configuration.metadata
+            for (key, value) in changes { metadata[key] = value }
+            var checkpoint = Checkpoint(metadata: metadata)
+            checkpoint.add(model.weights)
+            let path = directory.appendingPathComponent("model-\(UUID()).safetensors").path
+            try checkpoint.write(to: path)
+            return path
+        }
+        let loaded = try LoadedModel(contentsOf: try checkpoint([:]))
+        XCTAssertEqual(loaded.configuration, configuration)
+
+        let bad: [(changes: [String: String?], reason: String)] = [
+            (["architecture": "resnet50"], "unknown architecture 'resnet50'"),
+            (["architecture": nil], "metadata lacks the model configuration"),
+            (["image_size": "0"], "image_size 0 is outside 16...1024"),
+            (["image_size": "-224"], "image_size -224 is outside"),
+            (["image_size": "1000000"], "image_size 1000000 is outside"),
+            (["image_size": "224.5"], "metadata lacks the model configuration"),
+            (["input_scale": "nan"], "must be finite"),
+            (["input_offset": "inf"], "must be finite"),
+            (["input_scale": "0"], "the scale non-zero"),
+            (["architecture": "mobilenetv2", "image_size": "32", "alpha": "-1"], "alpha '-1' is not a width multiplier"),
+            (["architecture": "mobilenetv2", "image_size": "32", "alpha": "nan"], "alpha 'nan' is not a width multiplier"),
+            (["architecture": "mobilenetv2", "image_size": "32", "alpha": "wide"], "alpha 'wide' is not a width multiplier"),
+            (["architecture": "mobilenetv2", "alpha": "1.0", "image_size": "16"], "image_size 16 is outside 32...1024 for mobilenetv2"),
+            (["image_size": "32"], "does not fit the model"),
+        ]
+        for (changes, reason) in bad {
+            let path = try checkpoint(changes)
+            XCTAssertThrowsError(try LoadedModel(contentsOf: path), "\(changes)") { error in
+                XCTAssertTrue("\(error)".hasPrefix(path + ": ") && "\(error)".contains(reason), "\(changes): \(error)")
+            }
+        }
+    }
 }
