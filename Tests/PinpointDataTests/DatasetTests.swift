@@ -104,6 +104,40 @@ final class DatasetTests: XCTestCase {
         XCTAssertNotEqual(try validationHashes(seed: 1), try validationHashes(seed: 2))
     }
 
+    /// Damaged files in the folder are skipped with a reason naming the file, in whichever pass
+    /// finds them (headers and annotations first, pixels second), and the folder is left as it was.
+    func testDamagedImagesAndAnnotationsAreSkippedWithTheirReasons() throws {
+        let root = try synth(count: 12)
+        let folder = try OxfordPetFolder(root: root)
+        let good = try XCTUnwrap(folder.pairs.first { (try? ImageCodec.info(path: $0.imagePath)).map { $0.mode == "RGB" && $0.format == .jpeg } ?? false })
+        let jpeg = [UInt8](try Data(contentsOf: URL(fileURLWithPath: good.imagePath)))
+        let xml = [UInt8](try Data(contentsOf: URL(fileURLWithPath: good.annotationPath)))
+        let damaged: [(name: String, image: [UInt8], xml: [UInt8], category: String, says: String)] = [
+            ("zz_empty_image_1", [], xml, "unreadable image", "empty file"),
+            ("zz_garbage_image_1", Array("GIF89a not a pet".utf8), xml, "unreadable image", "not a JPEG or PNG file"),
+            ("zz_truncated_image_1", Array(jpeg.prefix(jpeg.count / 2)), xml, "unreadable image", "corrupt JPEG"),
+            ("zz_empty_xml_1", jpeg, [], "invalid annotation", "malformed XML at line 1, column 1: no root element"),
+            ("zz_garbage_xml_1", jpeg, Array("<annotation><size><width>".utf8), "invalid annotation", "element <width> is not closed"),
+        ]
+        for file in damaged {
+            try Data(file.image).write(to: URL(fileURLWithPath: "\(root)/images/\(file.name).jpg"))
+            try Data(file.xml).write(to: URL(fileURLWithPath: "\(root)/annotations/xmls/\(file.name).xml"))
+        }
+        let before = try listing(root)
+        var preparation = OxfordPetPreparation(folder: try OxfordPetFolder(root: root))
+        preparation.size = 16
+        let report = try preparation.run(outputDirectory: directory + "/out")
+        XCTAssertEqual(try listing(root), before, "prepare must not modify the dataset folder")
+        for file in damaged {
+            let skip = try XCTUnwrap(report.skipped.first { $0.name == file.name }, "\(file.name) was not skipped")
+            XCTAssertEqual(skip.category, file.category, file.name)
+            let path = "\(root)/\(file.category == "invalid annotation" ? "annotations/xmls/\(file.name).xml" : "images/\(file.name).jpg")"
+            XCTAssertTrue(skip.detail.hasPrefix(path + ": ") && skip.detail.contains(file.says), "\(file.name): \(skip.detail)")
+        }
+        XCTAssertEqual(report.trainCount + report.validationCount + report.skipped.count, folder.pairs.count + damaged.count
+                       + folder.imagesWithoutAnnotation.count + folder.annotationsWithoutImage.count)
+    }
+
     func testAFolderWithoutTheLayoutIsNamed() throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         XCTAssertThrowsError(try OxfordPetFolder(root: directory)) { error in
