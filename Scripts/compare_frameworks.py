@@ -238,6 +238,8 @@ def main():
     parser.add_argument("--pinpoint", default=os.path.join(ROOT, ".build/release/pinpoint"))
     parser.add_argument("--flagged", metavar="BINARY", help="a second pinpoint build (the Makefile's flagged one) to time alongside")
     parser.add_argument("--no-write", action="store_true", help="print the table, leave Docs/Performance.md alone")
+    parser.add_argument("--table", metavar="NAME", help="the table's name in Docs/Performance.md (default: the kernel set); "
+                        "a second machine of the same kernel set gets its own table under another name")
     parser.add_argument("--only", metavar="TEXT", help="run only the cases whose label contains TEXT (implies --no-write)")
     parser.add_argument("--tf", nargs=4, metavar=("MODEL", "MODE", "IMG", "VARIANT"), help=argparse.SUPPRESS)
     parser.add_argument("--torch", nargs=4, metavar=("MODEL", "MODE", "IMG", "LAYOUT"), help=argparse.SUPPRESS)
@@ -301,13 +303,14 @@ def main():
                     f"{statistics.median(e['tf_rss']):.0f} / {statistics.median(e['torch_rss']):.0f} / "
                     f"{statistics.median(e['pinpoint_rss']):.0f} |")
     command = (f"{sys.executable} Scripts/compare_frameworks.py --rounds {args.rounds} --steps {args.steps}"
-               + (" --flagged FLAGGED_BINARY" if args.flagged else ""))
+               + (" --flagged FLAGGED_BINARY" if args.flagged else "") + (f" --table {args.table}" if args.table else ""))
     coretype = os.environ.get("OPENBLAS_CORETYPE")
-    # One table per kernel set: machines differ from session to session, and a run on one kind
-    # replaces only that kind's table.
+    # One table per kind of machine (by default, per kernel set): machines differ from session to
+    # session, and a run on one kind replaces only that kind's table.
     kernels = kernel_set(args.pinpoint)
+    table = args.table or kernels
     section = "\n".join([
-        f"<!-- comparison:begin {kernels} (written by Scripts/compare_frameworks.py) -->",
+        f"<!-- comparison:begin {table} (written by Scripts/compare_frameworks.py) -->",
         f"Measured {datetime.date.today().isoformat()} on {machine()}; TensorFlow {version} (oneDNN on by default), "
         f"PyTorch {torch_version} (CPU, eager, channels_last). Environment: OPENBLAS_CORETYPE "
         + (f"= {coretype}" if coretype else "unset") + f"; Pinpoint's kernel set {kernels}, "
@@ -326,7 +329,7 @@ def main():
     if not args.no_write and args.only is None:
         path = os.path.join(ROOT, "Docs/Performance.md")
         text = open(path).read()
-        pattern = re.compile(rf"<!-- comparison:begin {kernels} .*?<!-- comparison:end -->", re.S)
+        pattern = re.compile(rf"<!-- comparison:begin {re.escape(table)} .*?<!-- comparison:end -->", re.S)
         text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip() + "\n\n" + section + "\n"
         open(path, "w").write(text)
         print(f"wrote {path}", file=sys.stderr)
