@@ -53,7 +53,12 @@ extension Optimizer {
 
     func restoreSlots(_ state: [String: Tensor], _ slots: [String]) throws(OptimizerError) -> [[Tensor]] {
         guard let steps = state["optimizer.iterations"] else { throw OptimizerError(reason: "optimizer state lacks optimizer.iterations") }
-        iterations = Int(steps.scalar)
+        // The count comes from a file: one finite, whole, non-negative value, or it is refused
+        // (Int(_:) of NaN or of 1e30 traps).
+        guard steps.count == 1, let count = Int(exactly: steps.scalars[0]), count >= 0 else {
+            throw OptimizerError(reason: "optimizer.iterations is \(steps.shape) \(steps.scalars.prefix(4)), not one whole number of steps")
+        }
+        iterations = count
         return try slots.map { slot throws(OptimizerError) in
             try parameters.map { p throws(OptimizerError) in
                 let key = "optimizer.\(p.name).\(slot)"

@@ -121,9 +121,11 @@ public final class Trainer {
     public func resume(from path: String) throws -> Int {
         let checkpoint = try Checkpoint(contentsOf: path)
         try checkpoint.load(into: parameters, file: path)
-        try optimizer.restore(checkpoint.optimizerState)
-        guard let epochs = checkpoint.metadata["epochs_completed"].flatMap(Int.init) else {
-            throw TrainingError(reason: "\(path): no epochs_completed in the checkpoint's metadata")
+        do { try optimizer.restore(checkpoint.optimizerState) } catch {
+            throw TrainingError(reason: "\(path): \(error)")
+        }
+        guard let epochs = checkpoint.metadata["epochs_completed"].flatMap(Int.init), epochs >= 0 else {
+            throw TrainingError(reason: "\(path): no epochs_completed (a count of 0 or more) in the checkpoint's metadata")
         }
         if let saved = checkpoint.metadata["seed"], saved != String(seed) {
             throw TrainingError(reason: "\(path) was trained with seed \(saved), this run uses \(seed)")

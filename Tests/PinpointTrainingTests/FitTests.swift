@@ -106,6 +106,33 @@ final class FitTests: XCTestCase {
         XCTAssertThrowsError(try other.resume(from: directory + "/a.safetensors")) { XCTAssertTrue("\($0)".contains("seed 7"), "\($0)") }
     }
 
+    /// A damaged training position in a checkpoint is an error naming the file, never a trap:
+    /// the step count is converted to Int and the epoch count seeds the next epoch's stream.
+    func testResumingFromADamagedPositionIsAnErrorNamingTheFile() throws {
+        let m = try model(seed: 1), path = directory + "/a.safetensors"
+        try trainer(m, checkpoint: path).fit(train: data(16, seed: 1), epochs: 1)
+        let saved = try Checkpoint(contentsOf: path)
+        func steps(_ value: Tensor) -> (inout Checkpoint) -> Void {
+            { checkpoint in checkpoint.tensors = checkpoint.tensors.map { $0.name == "optimizer.iterations" ? ($0.name, value) : $0 } }
+        }
+        let damages: [(String, (inout Checkpoint) -> Void, String)] = [
+            ("NaN steps", steps(Tensor(shape: [], scalars: [.nan])), "optimizer.iterations is"),
+            ("1e30 steps", steps(Tensor(shape: [], scalars: [1e30])), "not one whole number"),
+            ("negative steps", steps(Tensor(shape: [], scalars: [-3])), "not one whole number"),
+            ("two steps", steps(Tensor(shape: [2], scalars: [1, 2])), "is [2]"),
+            ("negative epochs", { $0.metadata["epochs_completed"] = "-1" }, "no epochs_completed"),
+        ]
+        for (name, damage, reason) in damages {
+            var checkpoint = saved
+            damage(&checkpoint)
+            let damaged = directory + "/damaged.safetensors"
+            try checkpoint.write(to: damaged)
+            XCTAssertThrowsError(try trainer(try model(seed: 2)).resume(from: damaged), name) { error in
+                XCTAssertTrue("\(error)".hasPrefix(damaged + ": ") && "\(error)".contains(reason), "\(name): \(error)")
+            }
+        }
+    }
+
     func testAParameterLeftOutOfWeightsOrReadWithoutTheContextStopsTheFirstStep() throws {
         /// A user's layer with two ways to train nothing: `hidden` is read through the context but
         /// missing from `weights`; `bypassed` is listed but read as a plain value, off the tape.
