@@ -116,6 +116,7 @@ struct Show: ParsableCommand {
             throw ValidationError("give either --tfrecord and --index, or --data and --name")
         }
         if model != nil && tfrecord == nil { throw ValidationError("--model goes with --tfrecord") }
+        if let index, index < 0 { throw ValidationError("--index counts records from 0") }
     }
 
     func run() throws {
@@ -147,7 +148,8 @@ struct Show: ParsableCommand {
             box = try Annotation(contentsOf: "\(data)/annotations/xmls/\(name).xml").objects[0].box
         }
         let thickness = Swift.max(2, Swift.min(image.width, image.height) / 150)
-        image.drawBox(xmin: Int(box.xmin), ymin: Int(box.ymin), xmax: Int(box.xmax.rounded(.up)) - 1, ymax: Int(box.ymax.rounded(.up)) - 1,
+        image.drawBox(xmin: box.xmin.rounded(.towardZero), ymin: box.ymin.rounded(.towardZero),
+                      xmax: box.xmax.rounded(.up) - 1, ymax: box.ymax.rounded(.up) - 1,
                       color: (0, 255, 0), lineWidth: thickness)
         var note = "ground truth in green"
         if let model {
@@ -160,7 +162,7 @@ struct Show: ParsableCommand {
             let p = predicted.pixels(width: image.width, height: image.height)
             let truth = CenterBox(x: (box.xmin + box.xmax) / 2 / Double(image.width), y: (box.ymin + box.ymax) / 2 / Double(image.height),
                                   w: (box.xmax - box.xmin) / Double(image.width), h: (box.ymax - box.ymin) / Double(image.height))
-            image.drawBox(xmin: Int(p.xmin.rounded()), ymin: Int(p.ymin.rounded()), xmax: Int(p.xmax.rounded()) - 1, ymax: Int(p.ymax.rounded()) - 1,
+            image.drawBox(xmin: p.xmin.rounded(), ymin: p.ymin.rounded(), xmax: p.xmax.rounded() - 1, ymax: p.ymax.rounded() - 1,
                           color: (255, 0, 0), lineWidth: thickness)
             note += String(format: ", prediction in red (IoU %.3f)", iou(predicted, truth))
         }

@@ -59,9 +59,10 @@ struct Demo: ParsableCommand {
                 let t = CenterBox(x: truth[0], y: truth[1], w: truth[2], h: truth[3]).pixels(width: imageSize, height: imageSize)
                 let p = CenterBox(x: Double(boxes[4 * i]), y: Double(boxes[4 * i + 1]), w: Double(boxes[4 * i + 2]),
                                   h: Double(boxes[4 * i + 3])).pixels(width: imageSize, height: imageSize)
-                image.drawBox(xmin: Int(t.xmin), ymin: Int(t.ymin), xmax: Int(t.xmax) - 1, ymax: Int(t.ymax) - 1, color: (0, 255, 0), lineWidth: 1)
-                image.drawBox(xmin: Int(p.xmin.rounded()), ymin: Int(p.ymin.rounded()), xmax: Int(p.xmax.rounded()) - 1,
-                              ymax: Int(p.ymax.rounded()) - 1, color: (255, 0, 0), lineWidth: 1)
+                image.drawBox(xmin: t.xmin.rounded(.towardZero), ymin: t.ymin.rounded(.towardZero), xmax: t.xmax.rounded(.towardZero) - 1,
+                              ymax: t.ymax.rounded(.towardZero) - 1, color: (0, 255, 0), lineWidth: 1)
+                image.drawBox(xmin: p.xmin.rounded(), ymin: p.ymin.rounded(), xmax: p.xmax.rounded() - 1,
+                              ymax: p.ymax.rounded() - 1, color: (255, 0, 0), lineWidth: 1)
                 let path = "\(pictures)/validation-\(i).png"
                 try image.write(to: path)
                 print("   \(path)")

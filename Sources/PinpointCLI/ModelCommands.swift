@@ -234,11 +234,12 @@ struct Predict: ParsableCommand {
                 if let out {
                     let thickness = max(2, min(image.width, image.height) / 150)
                     if let annotations, let truth = try? Annotation(contentsOf: "\(annotations)/\(name).xml").objects[0].box {
-                        image.drawBox(xmin: Int(truth.xmin), ymin: Int(truth.ymin), xmax: Int(truth.xmax) - 1, ymax: Int(truth.ymax) - 1,
+                        image.drawBox(xmin: truth.xmin.rounded(.towardZero), ymin: truth.ymin.rounded(.towardZero),
+                                      xmax: truth.xmax.rounded(.towardZero) - 1, ymax: truth.ymax.rounded(.towardZero) - 1,
                                       color: (0, 255, 0), lineWidth: thickness)
                     }
-                    image.drawBox(xmin: Int(box.xmin.rounded()), ymin: Int(box.ymin.rounded()), xmax: Int(box.xmax.rounded()) - 1,
-                                  ymax: Int(box.ymax.rounded()) - 1, color: (255, 0, 0), lineWidth: thickness)
+                    image.drawBox(xmin: box.xmin.rounded(), ymin: box.ymin.rounded(), xmax: box.xmax.rounded() - 1,
+                                  ymax: box.ymax.rounded() - 1, color: (255, 0, 0), lineWidth: thickness)
                     try image.write(to: "\(out)/\(name).png")
                 }
             } catch {

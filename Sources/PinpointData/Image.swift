@@ -248,6 +248,16 @@ extension RGBImage {
 
     /// Draws a rectangle outline `lineWidth` pixels wide, inside the pixel box
     /// [xmin, xmax] x [ymin, ymax] (clipped to the image).
+    /// Draws a box whose edges come from data (a record's box, a model's prediction): edges
+    /// already rounded to pixels, inclusive, any finite value clamped to just outside the image,
+    /// and nothing drawn for a non-finite one, since converting NaN or 1e30 to Int traps.
+    public mutating func drawBox(xmin: Double, ymin: Double, xmax: Double, ymax: Double, color: (UInt8, UInt8, UInt8), lineWidth: Int = 2) {
+        guard [xmin, ymin, xmax, ymax].allSatisfy(\.isFinite) else { return }
+        func pixel(_ v: Double, _ limit: Int) -> Int { Int(Swift.min(Swift.max(v, -1), Double(limit))) }
+        drawBox(xmin: pixel(xmin, width), ymin: pixel(ymin, height), xmax: pixel(xmax, width), ymax: pixel(ymax, height),
+                color: color, lineWidth: lineWidth)
+    }
+
     public mutating func drawBox(xmin: Int, ymin: Int, xmax: Int, ymax: Int, color: (UInt8, UInt8, UInt8), lineWidth: Int = 2) {
         func fill(_ x0: Int, _ y0: Int, _ x1: Int, _ y1: Int) {
             let top = Swift.max(y0, 0), bottom = Swift.min(y1, height - 1)

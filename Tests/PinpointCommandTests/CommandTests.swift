@@ -96,6 +96,21 @@ final class CommandTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: directory + "/box.png"))
     }
 
+    /// A record's box is data: NaN edges draw no box rather than trap, and a negative index is
+    /// an argument error.
+    func testShowDrawsNoBoxForNonFiniteEdgesAndRefusesANegativeIndex() throws {
+        let path = directory + "/nan.tfr", writer = try TFRecordWriter(path: path)
+        try writer.write(Example(features: ["image": .bytes([[UInt8](repeating: 9, count: 4 * 4 * 3)]), "cls_num": .int64s([1]),
+                                            "x": .floats([.nan]), "y": .floats([0.5]), "w": .floats([1e30]), "h": .floats([0.2])]).serialized())
+        try writer.close()
+        let show = try pinpoint("show", "--tfrecord", path, "--index", "0", "--out", directory + "/nan.png")
+        XCTAssertEqual(show.status, 0, show.error)
+        XCTAssertEqual(try ImageCodec.decode(path: directory + "/nan.png").image.pixels, [UInt8](repeating: 9, count: 4 * 4 * 3))
+        let negative = try pinpoint("show", "--tfrecord", path, "--index=-1", "--out", directory + "/nan.png")
+        XCTAssertNotEqual(negative.status, 0)
+        XCTAssertTrue(negative.error.contains("--index counts records from 0"), negative.error)
+    }
+
     /// Records that no model can be built from are refused before a model is made: an empty file,
     /// and images smaller than MobileNetV2's five halvings allow.
     func testTrainRefusesRecordsNoModelCanBeBuiltFrom() throws {

@@ -156,6 +156,20 @@ final class ImageTests: XCTestCase {
         image.drawBox(xmin: 30, ymin: 30, xmax: 40, ymax: 40, color: (0, 0, 255))  // wholly outside: nothing
     }
 
+    /// Edges from data: a model's NaN or a record's 1e30 draws nothing or clamps, never traps.
+    func testBoxesFromDataAreClampedOrSkipped() {
+        let blank = RGBImage(width: 8, height: 6, filling: (0, 0, 0))
+        var image = blank
+        image.drawBox(xmin: .nan, ymin: 0, xmax: 5, ymax: 5, color: (255, 0, 0))
+        image.drawBox(xmin: 0, ymin: 0, xmax: .infinity, ymax: 5, color: (255, 0, 0))
+        XCTAssertEqual(image, blank, "a non-finite edge draws nothing")
+        image.drawBox(xmin: -1e30, ymin: 2, xmax: 1e30, ymax: 1e300, color: (0, 255, 0), lineWidth: 1)
+        var expected = blank
+        expected.drawBox(xmin: -1, ymin: 2, xmax: 8, ymax: 6, color: (0, 255, 0), lineWidth: 1)
+        XCTAssertEqual(image, expected, "huge edges are clamped to just outside the image")
+        XCTAssertEqual(Array(image.pixels[(2 * 8 + 3) * 3..<(2 * 8 + 3) * 3 + 3]), [0, 255, 0], "the top edge is drawn")
+    }
+
     func testTensorScaling() {
         let image = RGBImage(width: 1, height: 1, pixels: [0, 51, 255])
         XCTAssertTrue(image.tensor(scale: 1 / 255.0).isClose(to: Tensor(shape: [1, 1, 3], scalars: [0, 0.2, 1])))
