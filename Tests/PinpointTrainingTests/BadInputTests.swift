@@ -84,8 +84,15 @@ final class BadInputTests: XCTestCase {
             try checkpoint.write(to: path)
             return path
         }
-        let loaded = try LoadedModel(contentsOf: try checkpoint([:]))
-        XCTAssertEqual(loaded.configuration, configuration)
+        let valid = try checkpoint([:])
+        XCTAssertEqual(try LoadedModel(contentsOf: valid).configuration, configuration)
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: valid)))
+        for (kind, damaged) in [("empty", []), ("truncated", Array(bytes.prefix(bytes.count - 7))), ("garbage", Array(bytes.reversed()))] {
+            let path = try write(damaged, "\(kind).safetensors")
+            XCTAssertThrowsError(try LoadedModel(contentsOf: path), kind) { error in
+                XCTAssertTrue("\(error)".hasPrefix(path + ": "), "\(kind): \(error)")
+            }
+        }
 
         let bad: [(changes: [String: String?], reason: String)] = [
             (["architecture": "resnet50"], "unknown architecture 'resnet50'"),
@@ -109,5 +116,27 @@ final class BadInputTests: XCTestCase {
                 XCTAssertTrue("\(error)".hasPrefix(path + ": ") && "\(error)".contains(reason), "\(changes): \(error)")
             }
         }
+    }
+
+    /// The entry points that take bytes rather than a path (the parsers under the file readers)
+    /// refuse empty, truncated and garbage input with an error, never a trap. An empty buffer is a
+    /// valid `tf.train.Example` with no features, as protobuf defines it.
+    func testByteParsersRefuseEmptyTruncatedAndGarbageInput() throws {
+        let example = [UInt8](try Data(contentsOf: Self.seeds.appendingPathComponent("FuzzExample/tf_written-0.tfrecord.0.pb")))
+        let xml = [UInt8](try Data(contentsOf: Self.seeds.appendingPathComponent("FuzzAnnotation/oxford.xml")))
+        let png = [UInt8](try Data(contentsOf: Self.seeds.appendingPathComponent("FuzzImage/mode-rgb.png")))
+        let garbage = (0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 2654435761 >> 13) }
+        XCTAssertEqual(try Example(serialized: []).features.count, 0)
+        XCTAssertThrowsError(try Example(serialized: Array(example.prefix(example.count - 3))), "truncated Example")
+        XCTAssertThrowsError(try Example(serialized: [0xFF] + garbage), "garbage Example")
+        for input in [[], Array(xml.prefix(xml.count / 2)), garbage] {
+            XCTAssertThrowsError(try XML.parse(input), "XML of \(input.count) bytes")
+        }
+        for input in [[], Array(png.prefix(png.count / 2)), garbage] {
+            XCTAssertThrowsError(try ImageCodec.decode(input, file: "x.png"), "image of \(input.count) bytes") { error in
+                XCTAssertTrue("\(error)".hasPrefix("x.png: "), "\(error)")
+            }
+        }
+        XCTAssertThrowsError(try Checkpoint(bytes: garbage, file: "x.safetensors")) { XCTAssertTrue("\($0)".hasPrefix("x.safetensors: ")) }
     }
 }
