@@ -3,7 +3,8 @@ import PinpointTensor
 
 /// Keras `Dropout`: in training, keeps each element with probability 1 - rate and scales the kept
 /// ones by 1 / (1 - rate), so the expected output equals the input; in inference, the identity.
-/// The mask comes from the context's seeded generator.
+/// The mask comes from the context's seeded generator, drawn for the whole global batch in a
+/// data-parallel step (`LayerContext.globalRows`).
 public final class Dropout: Layer {
     public var name: String
     public var rate: Float
@@ -20,7 +21,15 @@ public final class Dropout: Layer {
         guard context.training, rate > 0 else { return input }
         let keep = 1 - rate
         var random = context.random
-        let mask = Tensor.uniform(input.shape, using: &random).map { $0 < keep ? 1 / keep : 0 }
+        let mask: Tensor
+        if let rows = context.globalRows {
+            var shape = input.shape
+            shape[0] = rows.count
+            mask = Tensor.uniform(shape, using: &random).sliced(alongAxis: 0, from: rows.range.lowerBound, to: rows.range.upperBound)
+                .map { $0 < keep ? 1 / keep : 0 }
+        } else {
+            mask = Tensor.uniform(input.shape, using: &random).map { $0 < keep ? 1 / keep : 0 }
+        }
         context.random = random
         return input * mask
     }

@@ -13,6 +13,10 @@ public struct LayerContext {
     /// Whether layers applied in order may be fused (see Fusion.swift); the same results, fewer
     /// passes. Off, every layer runs on its own.
     public var fusesLayers = true
+    /// Set when this call's samples are the rows `range` of a global batch of `count` samples (a
+    /// data-parallel step): layers that draw per-sample randomness draw it for the whole global
+    /// batch and keep these rows, so the ranks together see the masks one process would.
+    public var globalRows: (range: Range<Int>, count: Int)?
 
     public init(training: Bool = false, tape: GradientTape? = nil, seed: UInt64 = 0, profiler: Profiler? = nil) {
         self.training = training

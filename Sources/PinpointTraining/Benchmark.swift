@@ -30,6 +30,9 @@ public struct ThroughputBenchmark {
     /// read, shuffled and batched by `LocalizationBatches` on its prefetch thread, epoch after
     /// epoch) instead of one generated batch in memory. The timed step includes waiting for it.
     public var records: [String]
+    /// The ranks of a data-parallel benchmark: `batchSize` is the global batch, each rank steps
+    /// on its share, and the images/s are the whole job's.
+    public var communicator: any Communicator = SingleProcess()
 
     public init(configuration: ModelConfiguration, mode: Mode, batchSize: Int = 40, warmupSteps: Int = 3, steps: Int = 10, seed: UInt64 = 0,
                 records: [String] = []) {
@@ -80,6 +83,10 @@ public struct ThroughputBenchmark {
         let trainer = Trainer(model: model, loss: configuration.tutorialLoss,
                               optimizer: configuration.tutorialOptimizer(for: model, decaySteps: 1000), seed: seed)
         let parameters = trainer.optimizer.parameters.map(\.parameter)
+        trainer.communicator = communicator
+        try trainer.synchronize()
+        let share = batchShare(count: batchSize, rank: communicator.rank, size: communicator.size)
+        let localInputs = inputs.sliced(alongAxis: 0, from: share.lowerBound, to: share.upperBound)
 
         func runStep(_ index: Int, _ profiler: Profiler?) throws {
             switch mode {
@@ -88,7 +95,9 @@ public struct ThroughputBenchmark {
             case .infer:
                 profiler?.restartClock()
                 var context = LayerContext(profiler: profiler)
-                _ = model(Traced(inputs), context: &context).value
+                if !share.isEmpty { _ = model(Traced(localInputs), context: &context).value }
+                // A step ends when every rank's share is done.
+                try communicator.barrier()
             }
         }
         for i in 0..<warmupSteps {
@@ -96,6 +105,7 @@ public struct ThroughputBenchmark {
             progress?(i + 1, warmupSteps + steps)
         }
         profiler?.reset()
+        let communicationBefore = trainer.communication
         var seconds: [Double] = []
         let flopsBefore = KernelCounters.floatingPointOperations
         for i in 0..<steps {
@@ -104,8 +114,13 @@ public struct ThroughputBenchmark {
             seconds.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
             progress?(warmupSteps + i + 1, warmupSteps + steps)
         }
-        let flops = Double(KernelCounters.floatingPointOperations - flopsBefore) / Double(steps * batchSize)
-        return ThroughputResult(batchSize: batchSize, stepSeconds: seconds, flopsPerImage: flops, peakResidentMiB: peakResidentMebibytes())
+        // Per image this rank computed: the same per image as the whole job's.
+        let flops = Double(KernelCounters.floatingPointOperations - flopsBefore) / Double(steps * Swift.max(share.count, 1))
+        let communication = trainer.communication
+        return ThroughputResult(batchSize: batchSize, stepSeconds: seconds, flopsPerImage: flops, peakResidentMiB: peakResidentMebibytes(),
+                                ranks: communicator.size,
+                                allreduceSecondsPerStep: (communication.seconds - communicationBefore.seconds) / Double(steps),
+                                allreduceBytesPerStep: (communication.bytes - communicationBefore.bytes) / steps)
     }
 }
 
@@ -118,6 +133,29 @@ public struct ThroughputResult: Sendable {
     public let flopsPerImage: Double
     /// The process's peak resident set so far (VmHWM), in MiB.
     public let peakResidentMiB: Double
+    /// Ranks of a data-parallel run (1 alone), and the time and bytes of each step's gradient
+    /// allreduce on this rank.
+    public var ranks = 1
+    public var allreduceSecondsPerStep = 0.0
+    public var allreduceBytesPerStep = 0
+
+    public init(batchSize: Int, stepSeconds: [Double], flopsPerImage: Double, peakResidentMiB: Double, ranks: Int = 1,
+                allreduceSecondsPerStep: Double = 0, allreduceBytesPerStep: Int = 0) {
+        self.batchSize = batchSize
+        self.stepSeconds = stepSeconds
+        self.flopsPerImage = flopsPerImage
+        self.peakResidentMiB = peakResidentMiB
+        self.ranks = ranks
+        self.allreduceSecondsPerStep = allreduceSecondsPerStep
+        self.allreduceBytesPerStep = allreduceBytesPerStep
+    }
+
+    /// Median seconds per step.
+    public var medianStepSeconds: Double { Double(batchSize) / imagesPerSecond }
+    /// The allreduce's bandwidth in GB/s (bytes reduced per second), 0 without communication.
+    public var allreduceGigabytesPerSecond: Double {
+        allreduceSecondsPerStep > 0 ? Double(allreduceBytesPerStep) / allreduceSecondsPerStep / 1e9 : 0
+    }
 
     private var rates: [Double] { stepSeconds.map { Double(batchSize) / $0 }.sorted() }
     /// Median images per second over the timed steps.
@@ -133,9 +171,11 @@ public struct ThroughputResult: Sendable {
     /// `{"images_per_second": F, "min": F, "max": F, "peak_rss_mib": F, ...}` on one line.
     public var json: String {
         String(format: "{\"images_per_second\": %.2f, \"min\": %.2f, \"max\": %.2f, \"peak_rss_mib\": %.0f, \"gflop_per_image\": %.3f, "
-               + "\"gflops\": %.1f, \"batch\": %d, \"steps\": %d, \"kernel_set\": \"%@\", \"openblas_core\": \"%@\", \"gemm\": \"%@\"}",
+               + "\"gflops\": %.1f, \"batch\": %d, \"steps\": %d, \"kernel_set\": \"%@\", \"openblas_core\": \"%@\", \"gemm\": \"%@\", "
+               + "\"ranks\": %d, \"allreduce_seconds_per_step\": %.4f, \"allreduce_mb_per_step\": %.1f, \"allreduce_gbps\": %.2f}",
                imagesPerSecond, minimum, maximum, peakResidentMiB, flopsPerImage / 1e9, gigaflopsPerSecond, batchSize,
-               stepSeconds.count, KernelSet.current.rawValue, BLAS.coreName, BLAS.engine.rawValue)
+               stepSeconds.count, KernelSet.current.rawValue, BLAS.coreName, BLAS.engine.rawValue,
+               ranks, allreduceSecondsPerStep, Double(allreduceBytesPerStep) / 1e6, allreduceGigabytesPerSecond)
     }
 }
 

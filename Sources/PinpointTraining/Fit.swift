@@ -101,6 +101,20 @@ public final class Trainer {
     public private(set) var completedEpochs = 0
     /// Whether a step has checked that every trainable parameter trains.
     private var checkedParameters = false
+    /// The ranks of a data-parallel run (Docs/Distributed.md): each step takes the rank's share of
+    /// the global batch, gradients are averaged over ranks before the update, and rank 0 alone
+    /// writes checkpoints and shows progress. `SingleProcess` (the default) is one process.
+    public var communicator: any Communicator = SingleProcess() {
+        didSet { averaging = nil }
+    }
+    private var averaging: GradientAveraging? {
+        didSet { if let oldValue { retiredCommunication = (retiredCommunication.seconds + oldValue.seconds, retiredCommunication.bytes + oldValue.bytes) } }
+    }
+    private var retiredCommunication = (seconds: 0.0, bytes: 0)
+    /// Time spent averaging gradients over the ranks (the allreduce calls), and the bytes reduced.
+    public var communication: (seconds: Double, bytes: Int) {
+        (retiredCommunication.seconds + (averaging?.seconds ?? 0), retiredCommunication.bytes + (averaging?.bytes ?? 0))
+    }
 
     public init(model: any Layer, loss: any Loss, optimizer: any Optimizer, seed: UInt64 = 0, checkpointPath: String? = nil,
                 metadata: [String: String] = [:]) {
@@ -134,6 +148,33 @@ public final class Trainer {
         return epochs
     }
 
+    /// Makes every rank start equal: rank 0's parameters (BatchNormalization's statistics among
+    /// them), optimizer state and training position are broadcast to the others, after checking
+    /// that all ranks built the same model. `fit` calls it before its first step; a resumed run
+    /// loads its checkpoint on rank 0 alone (`resume`), and the broadcast carries it to the rest.
+    public func synchronize() throws {
+        guard communicator.size > 1 else { return }
+        let shapes = parameters.flatMap { [Int64($0.parameter.shape.count)] + $0.parameter.shape.map(Int64.init) }
+        try communicator.checkAgreement("the model's parameter shapes (\(parameters.count) parameters)",
+                                        [Int64(parameters.count), Int64(shapes.count), Int64(truncatingIfNeeded: stableHash(shapes))])
+        var position: [Float] = [Float(completedEpochs)]
+        try communicator.broadcast(&position)
+        completedEpochs = Int(position[0])
+        for (_, parameter) in parameters {
+            var value = parameter.value
+            try value.withUnsafeMutableBufferPointer { try communicator.broadcast($0, root: 0) }
+            parameter.value = value
+        }
+        let state = optimizer.state
+        var restored: [String: Tensor] = [:]
+        for (name, value) in state {
+            var copy = value
+            try copy.withUnsafeMutableBufferPointer { try communicator.broadcast($0, root: 0) }
+            restored[name] = copy
+        }
+        try optimizer.restore(restored)
+    }
+
     /// Trains until `epochs` epochs are done in total (continuing after `resume`).
     @discardableResult
     public func fit(train: any BatchSource, validation: (any BatchSource)? = nil, epochs: Int,
@@ -146,6 +187,8 @@ public final class Trainer {
         let trainable = optimizer.parameters
         let names = Set(parameters.map(\.name))
         precondition(trainable.allSatisfy { names.contains($0.name) }, "Trainer: the optimizer's parameters must be the model's")
+        try synchronize()
+        let root = communicator.isRoot
         while completedEpochs < epochs {
             let epoch = completedEpochs
             let start = Date()
@@ -160,7 +203,7 @@ public final class Trainer {
                 total += Double(lossValue) * Double(batch.count)
                 seen += batch.count
                 step += 1
-                if showsProgress {
+                if showsProgress && root {
                     progress.update("epoch \(epoch + 1)/\(epochs)", step, train.batchesPerEpoch, unit: "steps",
                                     detail: String(format: "loss %.5f, %.1f images/s", total / Double(seen), Double(seen) / Date().timeIntervalSince(start)))
                 }
@@ -171,7 +214,12 @@ public final class Trainer {
             let result = EpochResult(epoch: epoch + 1, trainingLoss: seen > 0 ? total / Double(seen) : .nan, validationLoss: validationLoss,
                                      imagesPerSecond: Double(seen) / seconds, seconds: seconds)
             history.append(result)
-            if let checkpointPath { try saveCheckpoint(to: checkpointPath) }
+            if let checkpointPath {
+                // Rank 0 writes (to a temporary file, then renames); the others wait, so no rank
+                // runs ahead of the checkpoint a restart would resume from.
+                if root { try saveCheckpoint(to: checkpointPath) }
+                try communicator.barrier()
+            }
             for callback in callbacks { try callback.epochEnded(result, trainer: self) }
         }
         return history
@@ -185,37 +233,84 @@ public final class Trainer {
     /// The first step throws, before any update, when a trainable parameter would silently not
     /// train: stored in a layer but not in its `weights`, or not read through `context.read`
     /// (`untrainedParameter(in:tape:checked:)`).
+    ///
+    /// In a data-parallel run `batch` is the global batch, the same on every rank: each rank
+    /// computes on its share (`batchShare`), with Dropout drawing the masks of the whole global
+    /// batch and keeping its rows, and the gradients and loss are averaged over the ranks before
+    /// the update, so every rank applies the update one process would. BatchNormalization's
+    /// batch statistics are the rank's own share's.
     @discardableResult
     public func step(on batch: TrainingBatch, seed: UInt64, parameters: [Parameter]? = nil, profiler: Profiler? = nil) throws -> Float {
+        let trained = parameters ?? optimizer.parameters.map(\.parameter)
+        guard communicator.size > 1 else {
+            let (value, gradients) = try lossAndGradients(batch, seed: seed, rows: nil, trained: trained, profiler: profiler)
+            update(gradients, profiler: profiler)
+            return value
+        }
+        let share = batchShare(count: batch.count, rank: communicator.rank, size: communicator.size)
+        if averaging == nil || averaging!.shapes != trained.map(\.shape) {
+            averaging = GradientAveraging(communicator: communicator, shapes: trained.map(\.shape))
+            try communicator.checkAgreement("the step's gradient buffer (elements)", [Int64(averaging!.elementCount)])
+        }
+        var local: (value: Float, gradients: [Tensor])?
+        if !share.isEmpty {
+            let rows = TrainingBatch(inputs: batch.inputs.sliced(alongAxis: 0, from: share.lowerBound, to: share.upperBound),
+                                     targets: batch.targets.sliced(alongAxis: 0, from: share.lowerBound, to: share.upperBound))
+            local = try lossAndGradients(rows, seed: seed, rows: (share, batch.count), trained: trained, profiler: profiler)
+        }
+        profiler?.restartClock()
+        let averaged = try averaging!.average(local?.gradients, weight: Float(share.count) / Float(batch.count),
+                                              lossSum: Double(local?.value ?? 0) * Double(share.count), localCount: share.count)
+        update(averaged.gradients, profiler: profiler)
+        return averaged.meanLoss
+    }
+
+    /// Forward on a tape, the loss and its gradients for `batch` (the rows `rows` of a global
+    /// batch, when set).
+    private func lossAndGradients(_ batch: TrainingBatch, seed: UInt64, rows: (range: Range<Int>, count: Int)?, trained: [Parameter],
+                                  profiler: Profiler?) throws -> (Float, [Tensor]) {
         let tape = GradientTape()
         tape.profiler = profiler
         profiler?.restartClock()
         var context = LayerContext(training: true, tape: tape, seed: seed, profiler: profiler)
+        context.globalRows = rows
         let output = model(Traced(batch.inputs), context: &context)
-        let trained = parameters ?? optimizer.parameters.map(\.parameter)
         if !checkedParameters {
             if let error = untrainedParameter(in: model, tape: tape, checked: trained) { throw error }
             checkedParameters = true
         }
         let value: Traced = profiler.map { p in p.measure("(loss)") { loss(batch.targets, output) } } ?? loss(batch.targets, output)
-        let gradients = tape.gradient(of: value, wrt: trained)
+        return (value.value.scalar, tape.gradient(of: value, wrt: trained))
+    }
+
+    private func update(_ gradients: [Tensor], profiler: Profiler?) {
         if let profiler {
             profiler.restartClock()
             profiler.measure("(optimizer)") { optimizer.apply(gradients) }
         } else {
             optimizer.apply(gradients)
         }
-        return value.value.scalar
     }
 
     /// The mean loss over a source in inference mode (no tape, no Dropout, moving statistics).
+    /// In a data-parallel run each rank evaluates its share of every batch and the sums are
+    /// reduced, so every rank returns the same mean.
     public func evaluate(_ source: any BatchSource, epoch: Int = 0) throws -> Double {
         var total = 0.0, seen = 0
         let next = source.batches(epoch: epoch)
         while let batch = try next() {
+            let share = batchShare(count: batch.count, rank: communicator.rank, size: communicator.size)
+            guard !share.isEmpty else { continue }
             var context = LayerContext()
-            total += Double(loss(batch.targets, model(Traced(batch.inputs), context: &context)).value.scalar) * Double(batch.count)
-            seen += batch.count
+            let inputs = batch.inputs.sliced(alongAxis: 0, from: share.lowerBound, to: share.upperBound)
+            let targets = batch.targets.sliced(alongAxis: 0, from: share.lowerBound, to: share.upperBound)
+            total += Double(loss(targets, model(Traced(inputs), context: &context)).value.scalar) * Double(share.count)
+            seen += share.count
+        }
+        if communicator.size > 1 {
+            var sums: [Float] = [Float(total), Float(seen)]
+            try sums.withUnsafeMutableBufferPointer { try communicator.allreduceSum($0) }
+            (total, seen) = (Double(sums[0]), Int(sums[1]))
         }
         return seen > 0 ? total / Double(seen) : .nan
     }
