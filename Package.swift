@@ -15,6 +15,9 @@ let package = Package(
         .library(name: "PinpointOptimizers", targets: ["PinpointOptimizers"]),
         .library(name: "PinpointModels", targets: ["PinpointModels"]),
         .library(name: "PinpointTraining", targets: ["PinpointTraining"]),
+        // The command line as a library, for executables that run it with a communicator of
+        // their own (the Distributed package's `pinpoint`, over MPI).
+        .library(name: "PinpointCommands", targets: ["PinpointCommands"]),
         .executable(name: "pinpoint", targets: ["PinpointCLI"]),
         .executable(name: "pinpoint-benchmarks", targets: ["PinpointBenchmarks"]),
     ],
@@ -55,12 +58,13 @@ let package = Package(
                                                  "PinpointMetrics", "PinpointOptimizers", "PinpointModels", "PinpointTraining"]),
         // The command-line tool's target is PinpointCLI, not `pinpoint`: a Sources/pinpoint beside
         // Sources/Pinpoint breaks checkouts on case-insensitive file systems. Its product keeps the name.
-        .executableTarget(
-            name: "PinpointCLI",
+        .target(
+            name: "PinpointCommands",
             dependencies: [
                 "Pinpoint",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
+        .executableTarget(name: "PinpointCLI", dependencies: ["PinpointCommands"]),
         .executableTarget(
             name: "PinpointBenchmarks",
             dependencies: ["PinpointTensor", "PinpointData", "PinpointAutograd", "PinpointLayers", "PinpointMetrics", "PinpointModels",

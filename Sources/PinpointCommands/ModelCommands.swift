@@ -112,6 +112,11 @@ struct Train: ParsableCommand {
 func trainModel(architecture: String = "seed-cnn", alpha: Double = 1.0, weights: String? = nil, freezeBackboneEpochs: Int = 0,
                 tutorialScaling: Bool = false, trainPath: String, valPath: String, epochs: Int, batch: Int, lr: Float, imageSize: Int?,
                 seed: UInt64, out: String, resume: Bool, quiet: Bool) throws -> [EpochResult] {
+    // Under mpirun every rank runs this; rank 0 alone prints, loads what is broadcast (weights,
+    // a resumed checkpoint) and writes the checkpoint (Docs/Distributed.md).
+    let communicator = PinpointCommand.communicator
+    let root = communicator.isRoot
+    func say(_ line: String) { if root { print(line) } }
     // The input scaling depends on the architecture only; the image size comes from the records.
     var configuration = architecture == "seed-cnn" ? ModelConfiguration.seedCNN()
         : ModelConfiguration.mobileNetV2(alpha: alpha, tutorialScaling: tutorialScaling)
@@ -129,28 +134,31 @@ func trainModel(architecture: String = "seed-cnn", alpha: Double = 1.0, weights:
     if let imageSize, imageSize != size {
         throw ValidationError("--image-size \(imageSize) does not match the records: \(trainPath) holds \(size)x\(size) images")
     }
-    print("input: pixel x \(configuration.inputScale) + \(configuration.inputOffset)")
+    say("input: pixel x \(configuration.inputScale) + \(configuration.inputOffset)")
     guard valBatches.imageSize == size else {
         throw ValidationError("\(valPath) holds \(valBatches.imageSize)x\(valBatches.imageSize) images, \(trainPath) \(size)x\(size)")
     }
     let model = try configuration.makeModel(seed: seed)
-    print(describe(model))
+    say(describe(model))
     let twoHead = model as? TwoHeadLocalizer
-    if let weights, let twoHead {
+    if let weights, let twoHead, root {
         try twoHead.backbone.loadWeights(from: weights)
-        print("loaded backbone weights from \(weights)")
+        say("loaded backbone weights from \(weights)")
     }
     let decaySteps = 10 * Double(trainBatches.recordCount) / Double(batch)
     let optimizer = configuration.tutorialOptimizer(for: model, learningRate: lr, decaySteps: decaySteps)
     let loss = configuration.tutorialLoss
     let trainer = Trainer(model: model, loss: loss, optimizer: optimizer, seed: seed, checkpointPath: out, metadata: configuration.metadata)
     trainer.showsProgress = !quiet
-    if resume {
-        let done = try trainer.resume(from: out)
-        print("resumed from \(out) after epoch \(done)")
-    }
+    trainer.communicator = communicator
+    try communicator.checkAgreement("--batch, --epochs, --seed and the record counts",
+                                    [Int64(batch), Int64(epochs), Int64(truncatingIfNeeded: seed), Int64(trainBatches.recordCount),
+                                     Int64(valBatches.recordCount), Int64(size)])
+    if resume && root { try trainer.resume(from: out) }
+    try trainer.synchronize()
+    if resume { say("resumed from \(out) after epoch \(trainer.completedEpochs)") }
     twoHead?.backboneFrozen = trainer.completedEpochs < freezeBackboneEpochs
-    print("training on \(trainBatches.recordCount) records (\(size)x\(size)), validating on \(valBatches.recordCount); "
+    say("training on \(trainBatches.recordCount) records (\(size)x\(size)), validating on \(valBatches.recordCount); "
           + "batch \(batch), RMSprop(lr \(lr), momentum 0.9), lr halved every \(String(format: "%.1f", decaySteps)) steps")
     // Validation loss and IoU come from one inference pass here, rather than a pass in fit for the
     // loss and a second one for the metrics.
@@ -158,21 +166,27 @@ func trainModel(architecture: String = "seed-cnn", alpha: Double = 1.0, weights:
         let epochs: Int, model: any Layer, configuration: ModelConfiguration
         let validation: LocalizationBatches, loss: any Loss, freezeBackboneEpochs: Int
         func epochEnded(_ r: EpochResult, trainer: Trainer) throws {
+            if trainer.communicator.isRoot { try report(r) }
+            if let twoHead = model as? TwoHeadLocalizer, twoHead.backboneFrozen, r.epoch >= freezeBackboneEpochs {
+                twoHead.backboneFrozen = false
+                if trainer.communicator.isRoot { print("backbone unfrozen from epoch \(r.epoch + 1)") }
+            }
+            fflush(nil)  // a log file sees each epoch as it ends, not at exit
+        }
+
+        /// Validation on rank 0 (the other ranks go on to the next epoch's first step and wait
+        /// there for it).
+        func report(_ r: EpochResult) throws {
             let (metrics, valLoss) = try evaluateModel(model, configuration, pipeline: validation, loss: loss)
             let accuracy = metrics.accuracy.map { String(format: ", val accuracy %.3f", $0) } ?? ""
             print(String(format: "epoch %d/%d: train loss %.5f, val loss %.5f, val mean IoU %.4f%@ (%.1f images/s, %.1f s)", r.epoch, epochs,
                          r.trainingLoss, valLoss ?? .nan, metrics.meanIoU, accuracy, r.imagesPerSecond, r.seconds))
-            if let twoHead = model as? TwoHeadLocalizer, twoHead.backboneFrozen, r.epoch >= freezeBackboneEpochs {
-                twoHead.backboneFrozen = false
-                print("backbone unfrozen from epoch \(r.epoch + 1)")
-            }
-            fflush(nil)  // a log file sees each epoch as it ends, not at exit
         }
     }
     let history = try trainer.fit(train: LocalizationBatchSource(trainBatches, targets: configuration.tutorialTargets), epochs: epochs,
                                   callbacks: [Report(epochs: epochs, model: model, configuration: configuration, validation: valBatches,
                                                      loss: loss, freezeBackboneEpochs: freezeBackboneEpochs)])
-    print("checkpoint: \(out)")
+    say("checkpoint: \(out)")
     return history
 }
 

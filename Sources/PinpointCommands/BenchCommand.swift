@@ -36,13 +36,18 @@ struct Bench: ParsableCommand {
     func run() throws {
         let configuration = model == "seed-cnn" ? ModelConfiguration.seedCNN(imageSize: imageSize)
             : ModelConfiguration.mobileNetV2(alpha: alpha, imageSize: imageSize)
-        let benchmark = ThroughputBenchmark(configuration: configuration, mode: mode, batchSize: batch, warmupSteps: warmup, steps: steps,
+        var benchmark = ThroughputBenchmark(configuration: configuration, mode: mode, batchSize: batch, warmupSteps: warmup, steps: steps,
                                             records: data.map { [$0] } ?? [])
+        let communicator = PinpointCommand.communicator
+        benchmark.communicator = communicator
         let profiler = profile ? Profiler() : nil
         let progress = ProgressLine()
         let result = try benchmark.run(profiler: profiler) { done, total in
-            if !json { progress.update("\(mode.rawValue) \(model) \(imageSize)", done, total, unit: "steps") }
+            if !json && communicator.isRoot { progress.update("\(mode.rawValue) \(model) \(imageSize)", done, total, unit: "steps") }
         }
+        // Under mpirun, rank 0 reports for the job: every step ends in a collective, so its step
+        // times are the job's.
+        guard communicator.isRoot else { return }
         if json {
             print(result.json)
         } else {
@@ -52,6 +57,12 @@ struct Bench: ParsableCommand {
                          BLAS.engine == .pinpoint ? "Pinpoint's SGEMM" : "OpenBLAS \(BLAS.coreName)",
                          data.map { "batches from \($0)" } ?? "one generated batch", result.imagesPerSecond,
                          result.minimum, result.maximum, steps, result.flopsPerImage / 1e9, result.gigaflopsPerSecond, result.peakResidentMiB))
+        }
+        if communicator.size > 1 && !json {
+            print(String(format: "%d ranks (global batch %d): allreduce %.1f ms of a %.1f ms step (%.0f%%), %.1f MB per step at %.2f GB/s",
+                         communicator.size, batch, 1000 * result.allreduceSecondsPerStep, 1000 * result.medianStepSeconds,
+                         100 * result.allreduceSecondsPerStep / result.medianStepSeconds, Double(result.allreduceBytesPerStep) / 1e6,
+                         result.allreduceGigabytesPerSecond))
         }
         if let profiler { print(profiler.report(steps: steps)) }
     }

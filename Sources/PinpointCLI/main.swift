@@ -1,0 +1,3 @@
+import PinpointCommands
+
+PinpointCommand.main()
