@@ -5,7 +5,7 @@ SWIFT ?= swift
 # CPU's instruction set at run time (Docs/Architecture.md), so no -target-cpu flag is needed.
 RELEASE := -c release
 
-.PHONY: demo test bench fuzz deps build clean
+.PHONY: demo test test-distributed build-distributed bench fuzz deps deps-mpi build clean
 
 demo: deps
 	$(SWIFT) build $(RELEASE) --product pinpoint
@@ -34,6 +34,22 @@ test: deps
 	if [ "$$best" = avx512 ]; then $(call extra_suite,PINPOINT_GEMM=openblas,gemm); fi; \
 	echo "== the suite with the default kernel set ($$best)"
 	$(SWIFT) test --skip-build --disable-swift-testing
+	@if pkg-config --exists ompi-c 2>/dev/null && command -v mpirun >/dev/null 2>&1; then \
+		$(MAKE) --no-print-directory test-distributed; \
+	else \
+		echo "== Open MPI is not installed: Distributed/'s tests did not run (make deps-mpi installs it)"; \
+	fi
+
+# Data-parallel training over Open MPI (Distributed/, a package of its own; Docs/Distributed.md).
+# Its tests run `mpirun -np 2` on the release build, one thread per rank.
+test-distributed: deps-mpi
+	@echo "== Distributed/: data-parallel training under mpirun"
+	cd Distributed && $(SWIFT) build -c release --build-tests && $(SWIFT) test -c release --skip-build --disable-swift-testing
+
+# The distributed command line (Distributed/.build/release/pinpoint-mpi): the same commands, run alone
+# or under `mpirun -np N`.
+build-distributed: deps-mpi
+	cd Distributed && $(SWIFT) build -c release --product pinpoint-mpi
 
 # Kernel throughput (GFLOP/s); see Docs/Performance.md. Pass ARGS="--json" for JSON lines.
 bench: deps
@@ -50,6 +66,9 @@ fuzz: deps
 
 deps:
 	@sh Scripts/install-dependencies.sh
+
+deps-mpi:
+	@sh Scripts/install-dependencies.sh mpi
 
 clean:
 	rm -rf .build

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Installs the system libraries Pinpoint links (OpenBLAS, libjpeg-turbo, libpng) when their
-# headers are missing. As root it runs apt-get; otherwise it prints the command to run and fails.
+# headers are missing; with the argument `mpi`, also Open MPI for Distributed/. As root it runs
+# apt-get; otherwise it prints the command to run and fails.
 set -eu
 
 have_header() {
@@ -15,8 +16,12 @@ find_missing() {
     have_header jpeglib.h || missing="$missing libjpeg62-turbo-dev"
     have_header png.h || missing="$missing libpng-dev"
     command -v pkg-config >/dev/null 2>&1 || missing="$missing pkg-config"
+    if [ "${1:-}" = mpi ]; then
+        pkg-config --exists ompi-c 2>/dev/null || missing="$missing libopenmpi-dev"
+        command -v mpirun >/dev/null 2>&1 || missing="$missing openmpi-bin"
+    fi
 }
-find_missing
+find_missing "${1:-}"
 
 [ -z "$missing" ] && exit 0
 
@@ -27,7 +32,7 @@ if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
     apt-get update -qq
     # --reinstall also restores a package whose files were removed by hand.
     apt-get install -y -qq --reinstall $missing
-    find_missing
+    find_missing "${1:-}"
     if [ -n "$missing" ]; then
         echo "Still missing after apt-get:$missing" >&2
         exit 1
