@@ -11,11 +11,16 @@ import PinpointTensor
 public struct TrainingBatch: Sendable {
     public let inputs: Tensor
     public let targets: Tensor
+    /// Set when this batch is already one rank's share of a global batch (a data-parallel run
+    /// whose ranks read their own files): its rows are `range` of a global batch of `count`.
+    /// Unset, every rank holds the global batch and `Trainer` takes the rank's share of it.
+    public var globalRows: (range: Range<Int>, count: Int)?
     public var count: Int { inputs.shape[0] }
 
-    public init(inputs: Tensor, targets: Tensor) {
+    public init(inputs: Tensor, targets: Tensor, globalRows: (range: Range<Int>, count: Int)? = nil) {
         self.inputs = inputs
         self.targets = targets
+        self.globalRows = globalRows
     }
 }
 
@@ -49,6 +54,49 @@ public struct LocalizationBatchSource: BatchSource {
             case .classAndBox:
                 return TrainingBatch(inputs: b.images, targets: Tensor.concatenate([b.classes.reshaped([-1, 1]), b.boxes], alongAxis: 1))
             }
+        }
+    }
+}
+
+/// One rank's own files in a data-parallel run (sharding by file): the rank reads only its
+/// files, in batches of its share of the global batch, and every rank takes the same number of
+/// steps per epoch, the fewest any rank's files give. The records a rank has beyond those steps
+/// are not used that epoch; the shuffle, seeded by epoch, leaves out different ones each epoch.
+///
+/// ```swift
+/// let mine = try LocalizationBatches(paths: shardsOfThisRank, batchSize: batchShare(count: 40, rank: r, size: n).count, ...)
+/// let source = try ShardedBatchSource(LocalizationBatchSource(mine), globalBatch: 40, communicator: world)
+/// ```
+public struct ShardedBatchSource: BatchSource {
+    public let local: any BatchSource
+    public let globalBatch: Int
+    public let batchesPerEpoch: Int
+    let share: Range<Int>
+
+    /// `local` yields this rank's batches of `batchShare(count: globalBatch, ...)` samples.
+    public init(_ local: any BatchSource, globalBatch: Int, communicator: any Communicator) throws {
+        self.local = local
+        self.globalBatch = globalBatch
+        share = batchShare(count: globalBatch, rank: communicator.rank, size: communicator.size)
+        let (fewest, most) = try communicator.allreduceMinMax([Int64(local.batchesPerEpoch)])
+        guard fewest[0] > 0 else {
+            throw DistributedError(rank: communicator.rank, reason: "a rank's files give no batch (this rank's give \(local.batchesPerEpoch))")
+        }
+        batchesPerEpoch = Int(fewest[0])
+        if communicator.isRoot && most[0] > fewest[0] {
+            print("sharding by file: \(batchesPerEpoch) steps per epoch, the fewest a rank's files give (the most: \(most[0]))")
+        }
+    }
+
+    public func batches(epoch: Int) -> () throws -> TrainingBatch? {
+        let next = local.batches(epoch: epoch)
+        let (steps, share, globalBatch) = (batchesPerEpoch, share, globalBatch)
+        var step = 0
+        return {
+            guard step < steps, var batch = try next() else { return nil }
+            step += 1
+            batch.globalRows = (share.lowerBound..<(share.lowerBound + batch.count), globalBatch)
+            return batch
         }
     }
 }
@@ -200,8 +248,10 @@ public final class Trainer {
                     throw TrainingError(reason: "epoch \(epoch + 1), step \(step + 1): the loss is \(lossValue); stopping "
                                         + "(a learning rate too high, or bad inputs or targets)")
                 }
-                total += Double(lossValue) * Double(batch.count)
-                seen += batch.count
+                // The job's images: the global batch when this batch is one rank's share of it.
+                let images = batch.globalRows?.count ?? batch.count
+                total += Double(lossValue) * Double(images)
+                seen += images
                 step += 1
                 if showsProgress && root {
                     progress.update("epoch \(epoch + 1)/\(epochs)", step, train.batchesPerEpoch, unit: "steps",
@@ -247,20 +297,25 @@ public final class Trainer {
             update(gradients, profiler: profiler)
             return value
         }
-        let share = batchShare(count: batch.count, rank: communicator.rank, size: communicator.size)
         if averaging == nil || averaging!.shapes != trained.map(\.shape) {
             averaging = GradientAveraging(communicator: communicator, shapes: trained.map(\.shape))
             try communicator.checkAgreement("the step's gradient buffer (elements)", [Int64(averaging!.elementCount)])
         }
+        let rows: TrainingBatch, globalRows: (range: Range<Int>, count: Int)
+        if let given = batch.globalRows {
+            (rows, globalRows) = (batch, given)
+        } else {
+            let share = batchShare(count: batch.count, rank: communicator.rank, size: communicator.size)
+            rows = TrainingBatch(inputs: batch.inputs.sliced(alongAxis: 0, from: share.lowerBound, to: share.upperBound),
+                                 targets: batch.targets.sliced(alongAxis: 0, from: share.lowerBound, to: share.upperBound))
+            globalRows = (share, batch.count)
+        }
         var local: (value: Float, gradients: [Tensor])?
-        if !share.isEmpty {
-            let rows = TrainingBatch(inputs: batch.inputs.sliced(alongAxis: 0, from: share.lowerBound, to: share.upperBound),
-                                     targets: batch.targets.sliced(alongAxis: 0, from: share.lowerBound, to: share.upperBound))
-            local = try lossAndGradients(rows, seed: seed, rows: (share, batch.count), trained: trained, profiler: profiler)
+        if rows.count > 0 {
+            local = try lossAndGradients(rows, seed: seed, rows: globalRows, trained: trained, profiler: profiler)
         }
         profiler?.restartClock()
-        let averaged = try averaging!.average(local?.gradients, weight: Float(share.count) / Float(batch.count),
-                                              lossSum: Double(local?.value ?? 0) * Double(share.count), localCount: share.count)
+        let averaged = try averaging!.average(local?.gradients, meanLoss: local?.value ?? 0, localCount: rows.count)
         update(averaged.gradients, profiler: profiler)
         return averaged.meanLoss
     }

@@ -4,10 +4,11 @@ import PinpointTensor
 /// Averages one step's gradients over the ranks of a data-parallel run.
 ///
 /// The gradients are packed, in the optimizer's parameter order, into one buffer allocated once
-/// and reused every step, each scaled by the rank's share of the global batch (`localCount /
-/// globalCount`), so that the sum over ranks is the gradient of the global batch's mean loss,
-/// as one process computes it. The step's loss sum and the sample count ride in the buffer's
-/// last two slots. The buffer is reduced in fixed-size buckets in a fixed order: every rank
+/// and reused every step, each scaled by the rank's sample count, and the sum over ranks is
+/// divided by the global count as it is unpacked: the gradient of the global batch's mean loss,
+/// as one process computes it, whatever each rank's share (ranks reading their own files may
+/// end an epoch with shares of different sizes). The step's loss sum and the sample count ride
+/// in the buffer's last two slots. The buffer is reduced in fixed-size buckets in a fixed order: every rank
 /// issues the same allreduce calls with the same counts (ranks that disagree hang or reduce
 /// garbage, as in Horovod and PyTorch DDP).
 final class GradientAveraging {
@@ -36,10 +37,12 @@ final class GradientAveraging {
     /// that ranks agree.
     var elementCount: Int { buffer.count }
 
-    /// Sums `gradients` (scaled by `weight`) and the loss over all ranks. `gradients` is nil for a
-    /// rank whose share of this batch is empty: it contributes zeros, and still makes every call.
-    /// Returns the averaged gradients and the global batch's mean loss.
-    func average(_ gradients: [Tensor]?, weight: Float, lossSum: Double, localCount: Int) throws -> (gradients: [Tensor], meanLoss: Float) {
+    /// Averages `gradients` (of the mean loss over this rank's `localCount` samples) and that
+    /// loss over all ranks' samples. `gradients` is nil for a rank whose share of this batch is
+    /// empty: it contributes zeros, and still makes every call. Returns the averaged gradients and
+    /// the global batch's mean loss.
+    func average(_ gradients: [Tensor]?, meanLoss: Float, localCount: Int) throws -> (gradients: [Tensor], meanLoss: Float) {
+        let weight = Float(localCount)
         var offset = 0
         for (index, count) in counts.enumerated() {
             let slot = UnsafeMutableBufferPointer(rebasing: buffer[offset..<(offset + count)])
@@ -52,8 +55,8 @@ final class GradientAveraging {
             }
             offset += count
         }
-        buffer[offset] = Float(lossSum)
-        buffer[offset + 1] = Float(localCount)
+        buffer[offset] = meanLoss * weight
+        buffer[offset + 1] = weight
         let clock = DispatchTime.now().uptimeNanoseconds
         defer {
             seconds += Double(DispatchTime.now().uptimeNanoseconds - clock) / 1e9
@@ -65,14 +68,17 @@ final class GradientAveraging {
             try communicator.allreduceSum(UnsafeMutableBufferPointer(rebasing: buffer[start..<end]))
             start = end
         }
+        let total = buffer[buffer.count - 1]
         var averaged: [Tensor] = []
         averaged.reserveCapacity(counts.count)
         offset = 0
         for (shape, count) in zip(shapes, counts) {
             let source = buffer.baseAddress! + offset
-            averaged.append(Tensor(shape: shape) { pointer, _ in pointer.initialize(from: source, count: count) })
+            averaged.append(Tensor(shape: shape) { pointer, _ in
+                for i in 0..<count { (pointer + i).initialize(to: source[i] / total) }
+            })
             offset += count
         }
-        return (averaged, buffer[offset] / buffer[offset + 1])
+        return (averaged, buffer[buffer.count - 2] / total)
     }
 }
