@@ -37,7 +37,7 @@ struct Demo: ParsableCommand {
               + report.skipCounts.map { "\($0.category) \($0.count)" }.joined(separator: ", "))
 
         print("3. train the tutorial's CNN (RMSprop momentum 0.9, lr 1e-4 halved every 10 epochs, MSE, batch 40) -> \(checkpoint)")
-        _ = try trainModel(trainPath: report.trainPath, valPath: report.validationPath, epochs: epochs, batch: 40, lr: 1e-4,
+        _ = try trainModel(trainPaths: [report.trainPath], valPath: report.validationPath, epochs: epochs, batch: 40, lr: 1e-4,
                          imageSize: imageSize, seed: seed, out: checkpoint, resume: false, quiet: false)
 
         print("4. evaluate on the validation records")

@@ -75,7 +75,9 @@ struct Train: ParsableCommand {
             weights as an uninterrupted run with the same seed.
             """)
 
-    @Option(help: "Training TFRecord file.") var train: String
+    @Option(parsing: .upToNextOption,
+            help: "Training TFRecord files (several, or a quoted glob such as 'shards/train-*.tfr'). Under mpirun, with at least as many files as ranks, each rank reads its own.")
+    var train: [String]
     @Option(help: "Validation TFRecord file.") var val: String
     @Option(help: "Architecture: seed-cnn (the tutorial's CNN) or mobilenetv2 (two heads: dog/cat and box).") var model = "seed-cnn"
     @Option(help: "MobileNetV2 width multiplier (0.35, 0.5, 0.75, 1.0).") var alpha: Double = 1.0
@@ -103,14 +105,14 @@ struct Train: ParsableCommand {
 
     func run() throws {
         _ = try trainModel(architecture: model, alpha: alpha, weights: weights, freezeBackboneEpochs: freezeBackboneEpochs,
-                           tutorialScaling: tutorialScaling, trainPath: train, valPath: val, epochs: epochs, batch: batch, lr: lr,
+                           tutorialScaling: tutorialScaling, trainPaths: try expandingGlobs(train), valPath: val, epochs: epochs, batch: batch, lr: lr,
                            imageSize: imageSize, seed: seed, out: out, resume: resume, quiet: quiet)
     }
 }
 
 /// The train command's work, shared with the demo. Returns the epoch history.
 func trainModel(architecture: String = "seed-cnn", alpha: Double = 1.0, weights: String? = nil, freezeBackboneEpochs: Int = 0,
-                tutorialScaling: Bool = false, trainPath: String, valPath: String, epochs: Int, batch: Int, lr: Float, imageSize: Int?,
+                tutorialScaling: Bool = false, trainPaths: [String], valPath: String, epochs: Int, batch: Int, lr: Float, imageSize: Int?,
                 seed: UInt64, out: String, resume: Bool, quiet: Bool) throws -> [EpochResult] {
     // Under mpirun every rank runs this; rank 0 alone prints, loads what is broadcast (weights,
     // a resumed checkpoint) and writes the checkpoint (Docs/Distributed.md).
@@ -120,8 +122,19 @@ func trainModel(architecture: String = "seed-cnn", alpha: Double = 1.0, weights:
     // The input scaling depends on the architecture only; the image size comes from the records.
     var configuration = architecture == "seed-cnn" ? ModelConfiguration.seedCNN()
         : ModelConfiguration.mobileNetV2(alpha: alpha, tutorialScaling: tutorialScaling)
-    let trainBatches = try LocalizationBatches(paths: [trainPath], batchSize: batch, shuffleBuffer: 1000, seed: seed,
-                                               scale: configuration.inputScale, offset: configuration.inputOffset)
+    // Sharding by file when there are at least as many files as ranks: rank r reads files r,
+    // r + N, ..., in batches of its share; otherwise every rank reads every file and takes its
+    // share of each global batch.
+    let sharded = communicator.size > 1 && trainPaths.count >= communicator.size
+    if sharded && batch < communicator.size {
+        throw ValidationError("--batch \(batch) is smaller than the \(communicator.size) ranks that share it")
+    }
+    let paths = sharded ? stride(from: communicator.rank, to: trainPaths.count, by: communicator.size).map { trainPaths[$0] } : trainPaths
+    let trainPath = paths.joined(separator: ", ")
+    let trainBatches = try LocalizationBatches(
+        paths: paths, batchSize: sharded ? batchShare(count: batch, rank: communicator.rank, size: communicator.size).count : batch,
+        shuffleBuffer: 1000, seed: sharded ? seed &+ UInt64(communicator.rank) : seed,
+        scale: configuration.inputScale, offset: configuration.inputOffset)
     let size = trainBatches.imageSize
     configuration.imageSize = size
     let valBatches = try LocalizationBatches(paths: [valPath], batchSize: batch, scale: configuration.inputScale, offset: configuration.inputOffset)
@@ -145,15 +158,21 @@ func trainModel(architecture: String = "seed-cnn", alpha: Double = 1.0, weights:
         try twoHead.backbone.loadWeights(from: weights)
         say("loaded backbone weights from \(weights)")
     }
-    let decaySteps = 10 * Double(trainBatches.recordCount) / Double(batch)
+    let source: any BatchSource = sharded
+        ? try ShardedBatchSource(LocalizationBatchSource(trainBatches, targets: configuration.tutorialTargets), globalBatch: batch,
+                                 communicator: communicator)
+        : LocalizationBatchSource(trainBatches, targets: configuration.tutorialTargets)
+    // The tutorial's 10 epochs' worth of steps (records / batch, fractional as in the tutorial).
+    let decaySteps = sharded ? 10 * Double(source.batchesPerEpoch) : 10 * Double(trainBatches.recordCount) / Double(batch)
     let optimizer = configuration.tutorialOptimizer(for: model, learningRate: lr, decaySteps: decaySteps)
     let loss = configuration.tutorialLoss
     let trainer = Trainer(model: model, loss: loss, optimizer: optimizer, seed: seed, checkpointPath: out, metadata: configuration.metadata)
     trainer.showsProgress = !quiet
     trainer.communicator = communicator
-    try communicator.checkAgreement("--batch, --epochs, --seed and the record counts",
-                                    [Int64(batch), Int64(epochs), Int64(truncatingIfNeeded: seed), Int64(trainBatches.recordCount),
-                                     Int64(valBatches.recordCount), Int64(size)])
+    // Ranks reading their own files hold different record counts; the steps they take are agreed.
+    try communicator.checkAgreement("--batch, --epochs, --seed, the files and the record counts",
+                                    [Int64(batch), Int64(epochs), Int64(truncatingIfNeeded: seed), Int64(trainPaths.count),
+                                     sharded ? 0 : Int64(trainBatches.recordCount), Int64(valBatches.recordCount), Int64(size)])
     if resume && root { try trainer.resume(from: out) }
     try trainer.synchronize()
     if resume { say("resumed from \(out) after epoch \(trainer.completedEpochs)") }
@@ -183,7 +202,8 @@ func trainModel(architecture: String = "seed-cnn", alpha: Double = 1.0, weights:
                          r.trainingLoss, valLoss ?? .nan, metrics.meanIoU, accuracy, r.imagesPerSecond, r.seconds))
         }
     }
-    let history = try trainer.fit(train: LocalizationBatchSource(trainBatches, targets: configuration.tutorialTargets), epochs: epochs,
+    if sharded { say("sharding by file: \(trainPaths.count) files over \(communicator.size) ranks") }
+    let history = try trainer.fit(train: source, epochs: epochs,
                                   callbacks: [Report(epochs: epochs, model: model, configuration: configuration, validation: valBatches,
                                                      loss: loss, freezeBackboneEpochs: freezeBackboneEpochs)])
     say("checkpoint: \(out)")
@@ -262,5 +282,17 @@ struct Predict: ParsableCommand {
             }
         }
         if failures > 0 { throw ExitCode(1) }
+    }
+}
+
+/// The paths, with each glob pattern (`*`, `?`, `[`) replaced by its matches in sorted order: every
+/// rank expands the same pattern to the same list. A pattern that matches nothing is an error.
+func expandingGlobs(_ patterns: [String]) throws -> [String] {
+    try patterns.flatMap { pattern -> [String] in
+        guard pattern.contains(where: { "*?[".contains($0) }) else { return [pattern] }
+        var matches = glob_t()
+        defer { globfree(&matches) }
+        guard glob(pattern, 0, nil, &matches) == 0 else { throw ValidationError("\(pattern) matches no file") }
+        return (0..<Int(matches.gl_pathc)).compactMap { matches.gl_pathv[$0].map { String(cString: $0) } }.sorted()
     }
 }

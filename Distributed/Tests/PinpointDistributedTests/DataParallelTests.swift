@@ -56,7 +56,7 @@ final class DataParallelTests: XCTestCase {
                    error: String(decoding: error, as: UTF8.self), seconds: Date().timeIntervalSince(start))
     }
 
-    /// Records for a small run: 22 at 32x32 (the last global batch of 8 is 6, split 3 and 3).
+    /// Records for a small run: 21 at 32x32 (the last global batch of 8 is 5, split 3 and 2).
     func records() throws -> (train: String, val: String) {
         let pets = directory + "/pets", prep = directory + "/prep"
         XCTAssertEqual(try run(ranks: 0, ["synth", "--out", pets, "--count", "30", "--seed", "3"]).status, 0)
@@ -156,6 +156,37 @@ final class DataParallelTests: XCTestCase {
         XCTAssertNotEqual(disagree.status, 0)
         XCTAssertTrue(disagree.error.contains("ranks disagree on --batch"), disagree.error)
         XCTAssertFalse(FileManager.default.fileExists(atPath: directory + "/m.safetensors"))
+    }
+
+    /// Three shards over 2 ranks: each rank reads its own files (0 and 2, or 1), every rank takes
+    /// the steps the smaller share gives, and the run repeats bit for bit. Alone, the same glob
+    /// reads every shard.
+    func testRanksReadTheirOwnShardsAndAgreeOnTheSteps() throws {
+        let data = try records()
+        let reader = try TFRecordReader(path: data.train)
+        var shards = try (0..<3).map { try TFRecordWriter(path: "\(directory!)/shard-\($0).tfr") }
+        var index = 0
+        while let record = try reader.next() {
+            try shards[index % 3].write(record)
+            index += 1
+        }
+        for shard in shards { try shard.close() }
+        shards.removeAll()
+        let glob = directory + "/shard-*.tfr"
+        let alone = try run(ranks: 0, ["train", "--train", glob, "--val", data.val, "--out", directory + "/alone.safetensors", "--epochs", "1",
+                                       "--batch", "8", "--quiet"])
+        XCTAssertEqual(alone.status, 0, alone.error)
+        XCTAssertTrue(alone.output.contains("training on \(index) records"), alone.output)
+        for name in ["first", "second"] {
+            let result = try run(ranks: 2, ["train", "--train", glob, "--val", data.val, "--out", "\(directory!)/\(name).safetensors",
+                                            "--epochs", "2", "--batch", "8", "--seed", "5", "--quiet"])
+            XCTAssertEqual(result.status, 0, result.error)
+            XCTAssertTrue(result.output.contains("sharding by file: 3 files over 2 ranks"), result.output)
+            // Rank 0 holds two thirds of the records in batches of 4, rank 1 a third: rank 1's count decides.
+            XCTAssertTrue(result.output.contains("sharding by file: 2 steps per epoch"), result.output)
+        }
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: directory + "/first.safetensors")),
+                       try Data(contentsOf: URL(fileURLWithPath: directory + "/second.safetensors")))
     }
 
     /// The pid of `parent`'s child whose environment gives it MPI rank `rank`.
