@@ -158,6 +158,75 @@ final class DataParallelTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: directory + "/m.safetensors"))
     }
 
+    /// MobileNetV2's BatchNormalization normalises each rank's share with that share's statistics.
+    /// The reference is one process that runs each half of every global batch (`batchShare`)
+    /// through the model on its own, so each half gets its own batch statistics, adds the halves'
+    /// gradients weighted by their counts, applies one update, and keeps the moving statistics
+    /// the first half left (rank 0's, which the checkpoint holds). One process on whole batches
+    /// normalises over all 8 samples and ends elsewhere.
+    ///
+    /// Two steps (16 records): rounding grows fast here. At 4 samples per rank, RMSprop divides
+    /// near-zero gradients (the projections' BatchNormalization betas) by their own RMS, so a
+    /// rounding-level change in their sign becomes a learning-rate-sized step; after one step the
+    /// runs agree to 1e-11, after two to about 1e-5, after three to 1e-3.
+    func testMobileNetV2NormalizesPerRankAsAOneProcessHalfBatchReference() throws {
+        var data = try records()
+        do {
+            let reader = try TFRecordReader(path: data.train), writer = try TFRecordWriter(path: directory + "/sixteen.tfr")
+            for _ in 0..<16 { try writer.write(try XCTUnwrap(try reader.next())) }
+            try writer.close()
+            data.train = directory + "/sixteen.tfr"
+        }
+        let mobile = ["--model", "mobilenetv2", "--alpha", "0.35"]
+        let two = try train(ranks: 2, data, out: directory + "/two.safetensors", epochs: 1, extra: mobile)
+        XCTAssertEqual(two.status, 0, two.error)
+        let alone = try train(ranks: 0, data, out: directory + "/alone.safetensors", epochs: 1, extra: mobile)
+        XCTAssertEqual(alone.status, 0, alone.error)
+
+        let configuration = ModelConfiguration.mobileNetV2(alpha: 0.35, imageSize: 32)
+        let model = try configuration.makeModel(seed: 5)
+        let pipeline = try LocalizationBatches(paths: [data.train], batchSize: 8, shuffleBuffer: 1000, seed: 5,
+                                               scale: configuration.inputScale, offset: configuration.inputOffset)
+        let optimizer = configuration.tutorialOptimizer(for: model, learningRate: 1e-4, decaySteps: 10 * Double(pipeline.recordCount) / 8)
+        let trained = optimizer.parameters.map(\.parameter)
+        let moving = model.weights.map(\.parameter).filter { !$0.isTrainable }
+        XCTAssertFalse(moving.isEmpty)
+        let next = LocalizationBatchSource(pipeline, targets: configuration.tutorialTargets).batches(epoch: 0)
+        while let batch = try next() {
+            var sum: [Tensor] = []
+            var firstHalfStatistics: [Tensor] = []
+            for rank in 0..<2 {
+                let rows = batchShare(count: batch.count, rank: rank, size: 2)
+                if rank == 1 { firstHalfStatistics = moving.map(\.value) }
+                let tape = GradientTape()
+                var context = LayerContext(training: true, tape: tape)
+                let output = model(Traced(batch.inputs.sliced(alongAxis: 0, from: rows.lowerBound, to: rows.upperBound)), context: &context)
+                let loss = configuration.tutorialLoss(batch.targets.sliced(alongAxis: 0, from: rows.lowerBound, to: rows.upperBound), output)
+                let gradients = tape.gradient(of: loss, wrt: trained).map { $0 * Float(rows.count) }
+                sum = sum.isEmpty ? gradients : zip(sum, gradients).map { $0 + $1 }
+            }
+            for (parameter, value) in zip(moving, firstHalfStatistics) { parameter.value = value }
+            optimizer.apply(sum.map { $0 / Float(batch.count) })
+        }
+        let reference = Dictionary(uniqueKeysWithValues: model.weights.map { ($0.name, $0.parameter.value.scalars) })
+        // Over all weights at once: the projections' BatchNormalization betas stay near 1e-6, where
+        // a tensor's own norm is no scale for rounding.
+        func difference(_ other: [String: [Float]]) throws -> Double {
+            var squares = 0.0, norm = 0.0
+            for (name, x) in reference {
+                let y = try XCTUnwrap(other[name], name)
+                squares += zip(x, y).map { Double($0 - $1) * Double($0 - $1) }.reduce(0, +)
+                norm += x.map { Double($0) * Double($0) }.reduce(0, +)
+            }
+            return (squares / norm).squareRoot()
+        }
+        let ranks = try difference(try weights(directory + "/two.safetensors"))
+        XCTAssertLessThanOrEqual(ranks, 1e-4, "|two ranks - half-batch reference| / |reference|, over all weights")
+        let whole = try difference(try weights(directory + "/alone.safetensors"))
+        XCTAssertGreaterThan(whole, 100 * Swift.max(ranks, 1e-6), "one process on whole batches should end elsewhere")
+        print("MobileNetV2 after an epoch, relative to the half-batch reference: 2 ranks \(ranks), one process on whole batches \(whole)")
+    }
+
     /// Three shards over 2 ranks: each rank reads its own files (0 and 2, or 1), every rank takes
     /// the steps the smaller share gives, and the run repeats bit for bit. Alone, the same glob
     /// reads every shard.
