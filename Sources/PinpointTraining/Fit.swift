@@ -315,7 +315,9 @@ public final class Trainer {
             local = try lossAndGradients(rows, seed: seed, rows: globalRows, trained: trained, profiler: profiler)
         }
         profiler?.restartClock()
-        let averaged = try averaging!.average(local?.gradients, meanLoss: local?.value ?? 0, localCount: rows.count)
+        // A rank's own batches (sharding by file) may differ in size: their total is counted.
+        let averaged = try averaging!.average(local?.gradients, meanLoss: local?.value ?? 0, localCount: rows.count,
+                                              globalCount: batch.globalRows == nil ? batch.count : nil)
         update(averaged.gradients, profiler: profiler)
         return averaged.meanLoss
     }
