@@ -56,33 +56,34 @@ final class DataParallelTests: XCTestCase {
                    error: String(decoding: error, as: UTF8.self), seconds: Date().timeIntervalSince(start))
     }
 
-    /// Records for a small run: 21 at 32x32 (the last global batch of 8 is 5, split 3 and 2).
-    func records() throws -> (train: String, val: String) {
+    /// Records for a small run at 32x32: 21 from 30 pets (the last global batch of 8 is 5, split 3
+    /// and 2), 101 from 110 (batches of 40, 40 and 21, the last split 11 and 10).
+    func records(pets count: Int = 30) throws -> (train: String, val: String) {
         let pets = directory + "/pets", prep = directory + "/prep"
-        XCTAssertEqual(try run(ranks: 0, ["synth", "--out", pets, "--count", "30", "--seed", "3"]).status, 0)
+        XCTAssertEqual(try run(ranks: 0, ["synth", "--out", pets, "--count", String(count), "--seed", "3"]).status, 0)
         XCTAssertEqual(try run(ranks: 0, ["prepare", "--data", pets, "--out", prep, "--size", "32", "--val-count", "4"]).status, 0)
         return (prep + "/loc_train.tfr", prep + "/loc_val.tfr")
     }
 
-    func train(ranks: Int, _ data: (train: String, val: String), out: String, epochs: Int = 2, extra: [String] = [],
+    func train(ranks: Int, _ data: (train: String, val: String), out: String, epochs: Int = 2, batch: Int = 8, extra: [String] = [],
                onStart: ((Process) throws -> Void)? = nil) throws -> Run {
         try run(ranks: ranks, ["train", "--train", data.train, "--val", data.val, "--out", out, "--epochs", String(epochs),
-                               "--batch", "8", "--seed", "5", "--quiet"] + extra, onStart: onStart)
+                               "--batch", String(batch), "--seed", "5", "--quiet"] + extra, onStart: onStart)
     }
 
     func weights(_ path: String) throws -> [String: [Float]] {
         Dictionary(uniqueKeysWithValues: try Checkpoint(contentsOf: path).tensors.map { ($0.name, $0.tensor.scalars) })
     }
 
-    /// Global batch 8 on 2 ranks against batch 8 in one process: the same Dropout masks, the same
+    /// Global batch 40 on 2 ranks against batch 40 in one process: the same Dropout masks, the same
     /// averaged gradients (summed in another order), so the same weights within float rounding:
     /// each parameter tensor within 1e-5 of its norm. (The optimizer's slots are compared by the
     /// weights they move; a slot's near-zero elements differ by more, relative to its own norm.)
     func testTwoRanksTrainTheWeightsOneProcessDoes() throws {
-        let data = try records()
-        let alone = try train(ranks: 0, data, out: directory + "/alone.safetensors")
+        let data = try records(pets: 110)
+        let alone = try train(ranks: 0, data, out: directory + "/alone.safetensors", batch: 40)
         XCTAssertEqual(alone.status, 0, alone.error)
-        let two = try train(ranks: 2, data, out: directory + "/two.safetensors")
+        let two = try train(ranks: 2, data, out: directory + "/two.safetensors", batch: 40)
         XCTAssertEqual(two.status, 0, two.error)
         XCTAssertEqual(two.output.components(separatedBy: "epoch 2/2: train loss").count, 2, "rank 0 alone prints: \(two.output)")
         let a = try weights(directory + "/alone.safetensors"), b = try weights(directory + "/two.safetensors")
