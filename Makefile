@@ -41,10 +41,12 @@ test: deps
 	fi
 
 # Data-parallel training over Open MPI (Distributed/, a package of its own; Docs/Distributed.md).
-# Its tests run `mpirun -np 2` on the release build, one thread per rank.
+# Its tests run `mpirun -np 2` on the release build, one thread per rank, and Pinpoint's plain
+# `pinpoint` under mpirun (built here by name: a dependency's executable is not built otherwise).
 test-distributed: deps-mpi
 	@echo "== Distributed/: data-parallel training under mpirun"
-	cd Distributed && $(SWIFT) build -c release --build-tests && $(SWIFT) test -c release --skip-build --disable-swift-testing
+	cd Distributed && $(SWIFT) build -c release --build-tests && $(SWIFT) build -c release --product pinpoint \
+		&& $(SWIFT) test -c release --skip-build --disable-swift-testing
 
 # The distributed command line (Distributed/.build/release/pinpoint-mpi): the same commands, run alone
 # or under `mpirun -np N`.

@@ -259,6 +259,28 @@ final class DataParallelTests: XCTestCase {
                        try Data(contentsOf: URL(fileURLWithPath: directory + "/second.safetensors")))
     }
 
+    /// Pinpoint's own `pinpoint` (no MPI) started by mpirun refuses, naming pinpoint-mpi, rather than
+    /// train N separate copies into one checkpoint.
+    func testThePlainBuildUnderMpirunRefusesAndNamesTheMPIBuild() throws {
+        let plain = URL(fileURLWithPath: Self.executable).deletingLastPathComponent().appendingPathComponent("pinpoint").path
+        XCTAssertTrue(FileManager.default.isExecutableFile(atPath: plain), "\(plain) is not built")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.mpirun!)
+        process.arguments = ["--oversubscribe", "-np", "2", plain, "cpu"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
+        environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
+        process.environment = environment
+        let err = Pipe()
+        process.standardError = err
+        process.standardOutput = Pipe()
+        try process.run()
+        let error = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertNotEqual(process.terminationStatus, 0)
+        XCTAssertTrue(error.contains("this build has no MPI") && error.contains("pinpoint-mpi"), error)
+    }
+
     /// The pid of `parent`'s child whose environment gives it MPI rank `rank`.
     static func child(of parent: Int32, rank: Int) -> Int32? {
         let pids = (try? FileManager.default.contentsOfDirectory(atPath: "/proc"))?.compactMap(Int32.init) ?? []
