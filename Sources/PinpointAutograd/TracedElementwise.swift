@@ -100,6 +100,7 @@ extension Traced {
     public func square() -> Traced { unary(value.square()) { x, _ in 2 * x } }
     public func abs() -> Traced { unary(value.abs()) { x, _ in x.sign() } }
     public func tanh() -> Traced { unary(value.tanh()) { _, y in 1 - y.square() } }
+    public func atan() -> Traced { unary(value.atan()) { x, _ in 1 / (1 + x.square()) } }
     /// Gradient passes where low <= x <= high (TensorFlow's clip_by_value).
     public func clipped(min low: Float, max high: Float) -> Traced {
         unary(value.clipped(min: low, max: high)) { x, _ in x.map { $0 >= low && $0 <= high ? 1 : 0 } }

@@ -34,6 +34,8 @@ final class ElementwiseTests: XCTestCase, OpTesting {
             let c = fixtures.cases(op)[0]
             assertClose(f(c.inputs[0].tensor), c.output.tensor, c.name)
         }
+        // atan is not among the TensorFlow fixtures: known values.
+        assertClose(Tensor([0, 1, -Float(3).squareRoot(), 1e6]).atan(), Tensor([0, .pi / 4, -.pi / 3, .pi / 2]), "atan")
         let clip = fixtures.cases("clip")[0]
         assertClose(clip.inputs[0].tensor.clipped(min: clip.params.min!, max: clip.params.max!), clip.output.tensor, clip.name)
     }
@@ -67,6 +69,7 @@ final class ElementwiseTests: XCTestCase, OpTesting {
         assertGradients([x], "square") { $0[0].square() }
         assertGradients([x], "abs") { $0[0].abs() }
         assertGradients([x], "tanh") { $0[0].tanh() }
+        assertGradients([x], "atan") { $0[0].atan() }
         assertGradients([x], "sigmoid") { $0[0].sigmoid() }
         assertGradients([x], "relu") { $0[0].relu() }
         assertGradients([random([3, 5], -8, 8)], "relu6") { $0[0].relu6() }

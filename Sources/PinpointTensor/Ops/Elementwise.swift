@@ -119,6 +119,7 @@ extension Tensor {
     public func abs() -> Tensor { map { Swift.abs($0) } }
     public func sign() -> Tensor { map { $0 > 0 ? 1 : ($0 < 0 ? -1 : 0) } }
     public func tanh() -> Tensor { map { Foundation.tanh($0) } }
+    public func atan() -> Tensor { map { Foundation.atan($0) } }
     /// Limits every element to [low, high] (NaN stays NaN, as in TensorFlow's clip_by_value).
     public func clipped(min low: Float, max high: Float) -> Tensor {
         precondition(low <= high, "clipped(min:max:): min \(low) is greater than max \(high)")
