@@ -86,6 +86,10 @@ struct Train: ParsableCommand {
     var freezeBackboneEpochs = 0
     @Flag(help: "Feed MobileNetV2 pixel / 255 as the tutorial does (a bug: Keras's MobileNetV2 expects [-1, 1]).")
     var tutorialScaling = false
+    @Option(help: "The box term of the loss: mse (the tutorial's), smoothl1, giou, diou or ciou (torchvision.ops' IoU losses).")
+    var boxLoss = "mse"
+    @Option(help: "Add this multiple of the boxes' mean absolute error (L1) to the box term.") var boxL1: Float = 0
+    @Option(help: "MobileNetV2: the weight of the dog/cat term (the box term's is 5, as in the tutorial).") var classWeight: Float = 1
     @Option(help: "Epochs in total.") var epochs = 40
     @Option(help: "Batch size.") var batch = 40
     @Option(help: "Initial learning rate.") var lr: Float = 1e-4
@@ -101,18 +105,25 @@ struct Train: ParsableCommand {
             throw ValidationError("--weights, --freeze-backbone-epochs and --tutorial-scaling are for --model mobilenetv2")
         }
         guard epochs > 0, batch > 0, lr > 0 else { throw ValidationError("--epochs, --batch and --lr must be positive") }
+        guard BoxLoss.Kind(rawValue: boxLoss) != nil else {
+            throw ValidationError("unknown --box-loss '\(boxLoss)' (known: \(BoxLoss.Kind.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        guard boxL1 >= 0, classWeight >= 0 else { throw ValidationError("--box-l1 and --class-weight must not be negative") }
+        if model == "seed-cnn" && classWeight != 1 { throw ValidationError("--class-weight is for --model mobilenetv2") }
     }
 
     func run() throws {
         _ = try trainModel(architecture: model, alpha: alpha, weights: weights, freezeBackboneEpochs: freezeBackboneEpochs,
-                           tutorialScaling: tutorialScaling, trainPaths: try expandingGlobs(train), valPath: val, epochs: epochs, batch: batch, lr: lr,
+                           tutorialScaling: tutorialScaling, trainPaths: try expandingGlobs(train), valPath: val,
+                           boxLoss: BoxLoss.Kind(rawValue: boxLoss)!, boxL1: boxL1, classWeight: classWeight, epochs: epochs, batch: batch, lr: lr,
                            imageSize: imageSize, seed: seed, out: out, resume: resume, quiet: quiet)
     }
 }
 
 /// The train command's work, shared with the demo. Returns the epoch history.
 func trainModel(architecture: String = "seed-cnn", alpha: Double = 1.0, weights: String? = nil, freezeBackboneEpochs: Int = 0,
-                tutorialScaling: Bool = false, trainPaths: [String], valPath: String, epochs: Int, batch: Int, lr: Float, imageSize: Int?,
+                tutorialScaling: Bool = false, trainPaths: [String], valPath: String,
+                boxLoss: BoxLoss.Kind = .meanSquaredError, boxL1: Float = 0, classWeight: Float = 1, epochs: Int, batch: Int, lr: Float, imageSize: Int?,
                 seed: UInt64, out: String, resume: Bool, quiet: Bool) throws -> [EpochResult] {
     // Under mpirun every rank runs this; rank 0 alone prints, loads what is broadcast (weights,
     // a resumed checkpoint) and writes the checkpoint (Docs/Distributed.md).
@@ -165,7 +176,12 @@ func trainModel(architecture: String = "seed-cnn", alpha: Double = 1.0, weights:
     // The tutorial's 10 epochs' worth of steps (records / batch, fractional as in the tutorial).
     let decaySteps = sharded ? 10 * Double(source.batchesPerEpoch) : 10 * Double(trainBatches.recordCount) / Double(batch)
     let optimizer = configuration.tutorialOptimizer(for: model, learningRate: lr, decaySteps: decaySteps)
-    let loss = configuration.tutorialLoss
+    // The tutorial's loss unless another box term or class weight is asked for.
+    let box = boxLoss == .meanSquaredError && boxL1 == 0 ? nil : BoxLoss(boxLoss, l1Weight: boxL1)
+    let loss = configuration.loss(box: box, classWeight: classWeight)
+    if let box {
+        say("box loss: \(box.kind.rawValue)" + (boxL1 > 0 ? " + \(boxL1) x L1" : "") + (configuration.hasClassHead ? ", class weight \(classWeight)" : ""))
+    }
     let trainer = Trainer(model: model, loss: loss, optimizer: optimizer, seed: seed, checkpointPath: out, metadata: configuration.metadata)
     trainer.showsProgress = !quiet
     trainer.communicator = communicator

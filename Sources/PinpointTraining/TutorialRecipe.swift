@@ -40,13 +40,16 @@ extension ModelConfiguration {
 
     /// The tutorial's loss for this model: MSE on the box; for two heads, sparse cross-entropy on
     /// dog/cat plus 5 x MSE on the box.
-    public var tutorialLoss: any Loss {
-        hasClassHead
-            ? WeightedLoss([.init(SparseCategoricalCrossentropy(), weight: 1, predictionColumns: TutorialColumns.predictedClassProbabilities,
-                                  targetColumns: TutorialColumns.targetClass),
-                            .init(MeanSquaredError(), weight: 5, predictionColumns: TutorialColumns.predictedBox,
-                                  targetColumns: TutorialColumns.targetBox)])
-            : MeanSquaredError()
+    public var tutorialLoss: any Loss { loss(box: nil) }
+
+    /// The tutorial's loss with another box term (`BoxLoss`; nil is the tutorial's MSE) and, for
+    /// two heads, another weight on the class term (the box term keeps the tutorial's 5).
+    public func loss(box: BoxLoss?, classWeight: Float = 1) -> any Loss {
+        let boxTerm: any Loss = box ?? MeanSquaredError()
+        guard hasClassHead else { return boxTerm }
+        return WeightedLoss([.init(SparseCategoricalCrossentropy(), weight: classWeight, predictionColumns: TutorialColumns.predictedClassProbabilities,
+                                   targetColumns: TutorialColumns.targetClass),
+                             .init(boxTerm, weight: 5, predictionColumns: TutorialColumns.predictedBox, targetColumns: TutorialColumns.targetBox)])
     }
 
     /// The tutorial's optimizer: RMSprop with momentum 0.9 and the learning rate halved every

@@ -96,6 +96,21 @@ final class CommandTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: directory + "/box.png"))
     }
 
+    /// An IoU box loss trains end to end from the command line; an unknown one is refused.
+    func testTrainWithAnIoUBoxLossAndL1() throws {
+        let pets = directory + "/pets", prep = directory + "/prep", ckpt = directory + "/ciou.safetensors"
+        XCTAssertEqual(try pinpoint("synth", "--out", pets, "--count", "12", "--seed", "4").status, 0)
+        XCTAssertEqual(try pinpoint("prepare", "--data", pets, "--out", prep, "--size", "16", "--val-count", "2").status, 0)
+        let train = try pinpoint("train", "--train", prep + "/loc_train.tfr", "--val", prep + "/loc_val.tfr", "--out", ckpt,
+                                 "--epochs", "1", "--batch", "4", "--box-loss", "ciou", "--box-l1", "1", "--quiet")
+        XCTAssertEqual(train.status, 0, train.error)
+        XCTAssertTrue(train.output.contains("box loss: ciou + 1.0 x L1"), train.output)
+        XCTAssertTrue(train.output.contains("epoch 1/1: train loss"), train.output)
+        let unknown = try pinpoint("train", "--train", prep + "/loc_train.tfr", "--val", prep + "/loc_val.tfr", "--out", ckpt, "--box-loss", "iou")
+        XCTAssertNotEqual(unknown.status, 0)
+        XCTAssertTrue(unknown.error.contains("unknown --box-loss 'iou' (known: mse, smoothl1, giou, diou, ciou)"), unknown.error)
+    }
+
     /// A record's box is data: NaN edges draw no box rather than trap, and a negative index is
     /// an argument error.
     func testShowDrawsNoBoxForNonFiniteEdgesAndRefusesANegativeIndex() throws {
