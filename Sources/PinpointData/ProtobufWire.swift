@@ -34,6 +34,18 @@ struct WireWriter {
         build(&inner)
         lengthDelimited(field, inner.bytes)
     }
+
+    /// A double (wire type 1, little-endian).
+    mutating func fixed64(_ field: Int, _ value: Double) {
+        tag(field, 1)
+        for i in 0..<8 { bytes.append(UInt8(truncatingIfNeeded: value.bitPattern >> (8 * UInt64(i)))) }
+    }
+
+    /// A float (wire type 5, little-endian).
+    mutating func fixed32(_ field: Int, _ value: Float) {
+        tag(field, 5)
+        for i in 0..<4 { bytes.append(UInt8(truncatingIfNeeded: value.bitPattern >> (8 * UInt32(i)))) }
+    }
 }
 
 struct WireReader {

@@ -167,6 +167,16 @@ public final class TFRecordWriter {
 
     public func write<Bytes: Collection<UInt8>>(_ record: Bytes) throws(TFRecordError) {
         guard let file else { preconditionFailure("TFRecordWriter.write after close()") }
+        let framed = Self.framed(record)
+        guard fwrite(framed, 1, framed.count, file) == framed.count else {
+            throw TFRecordError(kind: .io, file: path, record: recordsWritten, offset: 0, detail: String(cString: strerror(errno)))
+        }
+        recordsWritten += 1
+    }
+
+    /// One record in TFRecord framing: length, masked CRC32C of the length, data, masked CRC32C
+    /// of the data.
+    static func framed<Bytes: Collection<UInt8>>(_ record: Bytes) -> [UInt8] {
         var header = [UInt8](repeating: 0, count: 12)
         let length = UInt64(record.count)
         for i in 0..<8 { header[i] = UInt8(truncatingIfNeeded: length >> (8 * i)) }
@@ -174,12 +184,7 @@ public final class TFRecordWriter {
         for i in 0..<4 { header[8 + i] = UInt8(truncatingIfNeeded: lengthCRC >> (8 * i)) }
         let data = Array(record)
         let dataCRC = CRC32C.masked(CRC32C.checksum(data))
-        let footer = (0..<4).map { UInt8(truncatingIfNeeded: dataCRC >> (8 * $0)) }
-        guard fwrite(header, 1, 12, file) == 12, fwrite(data, 1, data.count, file) == data.count,
-              fwrite(footer, 1, 4, file) == 4 else {
-            throw TFRecordError(kind: .io, file: path, record: recordsWritten, offset: 0, detail: String(cString: strerror(errno)))
-        }
-        recordsWritten += 1
+        return header + data + (0..<4).map { UInt8(truncatingIfNeeded: dataCRC >> (8 * $0)) }
     }
 
     /// Flushes and moves the finished file into place.
