@@ -98,6 +98,8 @@ struct Train: ParsableCommand {
     @Option(help: "Checkpoint file, written after every epoch.") var out: String
     @Flag(help: "Continue from the checkpoint at --out.") var resume = false
     @Flag(help: "No progress line.") var quiet = false
+    @Option(help: "Write DIR/history.csv (one row per epoch) and a TensorBoard event file as training goes.") var log: String?
+    @Flag(help: "With --log: replace the log of an earlier run in that directory.") var overwrite = false
 
     func validate() throws {
         guard model == "seed-cnn" || model == "mobilenetv2" else { throw ValidationError("unknown --model '\(model)' (known: seed-cnn, mobilenetv2)") }
@@ -116,7 +118,7 @@ struct Train: ParsableCommand {
         _ = try trainModel(architecture: model, alpha: alpha, weights: weights, freezeBackboneEpochs: freezeBackboneEpochs,
                            tutorialScaling: tutorialScaling, trainPaths: try expandingGlobs(train), valPath: val,
                            boxLoss: BoxLoss.Kind(rawValue: boxLoss)!, boxL1: boxL1, classWeight: classWeight, epochs: epochs, batch: batch, lr: lr,
-                           imageSize: imageSize, seed: seed, out: out, resume: resume, quiet: quiet)
+                           imageSize: imageSize, seed: seed, out: out, resume: resume, quiet: quiet, log: log, overwrite: overwrite)
     }
 }
 
@@ -124,7 +126,7 @@ struct Train: ParsableCommand {
 func trainModel(architecture: String = "seed-cnn", alpha: Double = 1.0, weights: String? = nil, freezeBackboneEpochs: Int = 0,
                 tutorialScaling: Bool = false, trainPaths: [String], valPath: String,
                 boxLoss: BoxLoss.Kind = .meanSquaredError, boxL1: Float = 0, classWeight: Float = 1, epochs: Int, batch: Int, lr: Float, imageSize: Int?,
-                seed: UInt64, out: String, resume: Bool, quiet: Bool) throws -> [EpochResult] {
+                seed: UInt64, out: String, resume: Bool, quiet: Bool, log: String? = nil, overwrite: Bool = false) throws -> [EpochResult] {
     // Under mpirun every rank runs this; rank 0 alone prints, loads what is broadcast (weights,
     // a resumed checkpoint) and writes the checkpoint (Docs/Distributed.md).
     let communicator = PinpointCommand.communicator
@@ -193,6 +195,9 @@ func trainModel(architecture: String = "seed-cnn", alpha: Double = 1.0, weights:
     try trainer.synchronize()
     if resume { say("resumed from \(out) after epoch \(trainer.completedEpochs)") }
     twoHead?.backboneFrozen = trainer.completedEpochs < freezeBackboneEpochs
+    let trainingLog = try log.flatMap { directory in
+        root ? try TrainingLog(directory: directory, resumingAfter: resume ? trainer.completedEpochs : nil, overwrite: overwrite) : nil
+    }
     say("training on \(trainBatches.recordCount) records (\(size)x\(size)), validating on \(valBatches.recordCount); "
           + "batch \(batch), RMSprop(lr \(lr), momentum 0.9), lr halved every \(String(format: "%.1f", decaySteps)) steps")
     // Validation loss and IoU come from one inference pass here, rather than a pass in fit for the
@@ -200,6 +205,7 @@ func trainModel(architecture: String = "seed-cnn", alpha: Double = 1.0, weights:
     struct Report: TrainingCallback {
         let epochs: Int, model: any Layer, configuration: ModelConfiguration
         let validation: LocalizationBatches, loss: any Loss, freezeBackboneEpochs: Int
+        let log: TrainingLog?, optimizer: RMSprop
         func epochEnded(_ r: EpochResult, trainer: Trainer) throws {
             if trainer.communicator.isRoot { try report(r) }
             if let twoHead = model as? TwoHeadLocalizer, twoHead.backboneFrozen, r.epoch >= freezeBackboneEpochs {
@@ -216,12 +222,16 @@ func trainModel(architecture: String = "seed-cnn", alpha: Double = 1.0, weights:
             let accuracy = metrics.accuracy.map { String(format: ", val accuracy %.3f", $0) } ?? ""
             print(String(format: "epoch %d/%d: train loss %.5f, val loss %.5f, val mean IoU %.4f%@ (%.1f images/s, %.1f s)", r.epoch, epochs,
                          r.trainingLoss, valLoss ?? .nan, metrics.meanIoU, accuracy, r.imagesPerSecond, r.seconds))
+            try log?.record(["epoch": Double(r.epoch), "learning_rate": Double(optimizer.learningRate(optimizer.iterations)),
+                             "train_loss": r.trainingLoss, "val_loss": valLoss ?? .nan, "val_mean_iou": metrics.meanIoU,
+                             "val_iou50": metrics.iou50, "seconds": r.seconds])
         }
     }
     if sharded { say("sharding by file: \(trainPaths.count) files over \(communicator.size) ranks") }
     let history = try trainer.fit(train: source, epochs: epochs,
                                   callbacks: [Report(epochs: epochs, model: model, configuration: configuration, validation: valBatches,
-                                                     loss: loss, freezeBackboneEpochs: freezeBackboneEpochs)])
+                                                     loss: loss, freezeBackboneEpochs: freezeBackboneEpochs, log: trainingLog,
+                                                     optimizer: optimizer)])
     say("checkpoint: \(out)")
     return history
 }

@@ -24,7 +24,9 @@ final class CommandTests: XCTestCase {
 
     struct Run { let status: Int32; let output: String; let error: String }
 
-    func pinpoint(_ arguments: String...) throws -> Run {
+    func pinpoint(_ arguments: String...) throws -> Run { try pinpoint(arguments) }
+
+    func pinpoint(_ arguments: [String]) throws -> Run {
         let process = Process()
         process.executableURL = Self.executable
         process.arguments = arguments
@@ -94,6 +96,38 @@ final class CommandTests: XCTestCase {
         XCTAssertNotEqual(show.status, 0)
         XCTAssertTrue(show.error.contains("\(path): record 0: feature 'x': missing"), show.error)
         XCTAssertFalse(FileManager.default.fileExists(atPath: directory + "/box.png"))
+    }
+
+    /// --log writes history.csv and a TensorBoard event file; a second run into the same log is
+    /// refused unless it resumes (then appended) or overwrites.
+    func testTrainingLogsAreWrittenResumedAndProtected() throws {
+        let pets = directory + "/pets", prep = directory + "/prep", ckpt = directory + "/m.safetensors", logs = directory + "/logs"
+        XCTAssertEqual(try pinpoint("synth", "--out", pets, "--count", "12", "--seed", "4").status, 0)
+        XCTAssertEqual(try pinpoint("prepare", "--data", pets, "--out", prep, "--size", "16", "--val-count", "2").status, 0)
+        func train(_ extra: String...) throws -> Run {
+            try pinpoint(["train", "--train", prep + "/loc_train.tfr", "--val", prep + "/loc_val.tfr", "--out", ckpt, "--batch", "4",
+                          "--quiet", "--log", logs] + extra)
+        }
+        let first = try train("--epochs", "1")
+        XCTAssertEqual(first.status, 0, first.error)
+        func rows() throws -> [String] { try String(contentsOfFile: logs + "/history.csv", encoding: .utf8).split(separator: "\n").map(String.init) }
+        XCTAssertEqual(try rows().first, "epoch,learning_rate,train_loss,val_loss,val_mean_iou,val_iou50,seconds")
+        XCTAssertEqual(try rows().count, 2)
+        let row = try rows()[1]
+        XCTAssertTrue(row.hasPrefix("1,0.0001,"), row)
+        let events = try FileManager.default.contentsOfDirectory(atPath: logs).filter { $0.hasPrefix("events.out.tfevents.") }
+        XCTAssertEqual(events.count, 1)
+
+        let again = try train("--epochs", "1")
+        XCTAssertNotEqual(again.status, 0)
+        XCTAssertTrue(again.error.contains("already holds a run (history.csv): pass --resume to continue it, or --overwrite"), again.error)
+        let resumed = try train("--epochs", "2", "--resume")
+        XCTAssertEqual(resumed.status, 0, resumed.error)
+        XCTAssertEqual(try rows().map { $0.prefix(2) }, ["ep", "1,", "2,"])
+        let replaced = try train("--epochs", "1", "--overwrite")
+        XCTAssertEqual(replaced.status, 0, replaced.error)
+        XCTAssertEqual(try rows().count, 2)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: logs).filter { $0.hasPrefix("events.out.tfevents.") }.count, 1)
     }
 
     /// An IoU box loss trains end to end from the command line; an unknown one is refused.
