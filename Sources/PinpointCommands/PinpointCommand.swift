@@ -14,5 +14,5 @@ public struct PinpointCommand: ParsableCommand {
         commandName: "pinpoint",
         abstract: "Bounding-box localization on Linux, in Swift.",
         subcommands: [Demo.self, Synth.self, Prepare.self, TFRecordCommand.self, Show.self, Summary.self, Train.self,
-                      Evaluate.self, Predict.self, Bench.self, CPU.self])
+                      Evaluate.self, Predict.self, Plot.self, Bench.self, CPU.self])
 }

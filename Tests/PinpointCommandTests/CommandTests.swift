@@ -124,6 +124,14 @@ final class CommandTests: XCTestCase {
         let resumed = try train("--epochs", "2", "--resume")
         XCTAssertEqual(resumed.status, 0, resumed.error)
         XCTAssertEqual(try rows().map { $0.prefix(2) }, ["ep", "1,", "2,"])
+        let plot = try pinpoint("plot", logs, "--out", directory + "/curves.png")
+        XCTAssertEqual(plot.status, 0, plot.error)
+        let curves = try ImageCodec.decode(path: directory + "/curves.png").image
+        XCTAssertEqual([curves.width, curves.height], [960, 400])
+        let colors = Set(stride(from: 0, to: curves.pixels.count, by: 3).map { i in curves.pixels[i..<i + 3].map(Int.init) })
+        for series in [[31, 119, 180], [214, 39, 40], [44, 160, 44], [148, 103, 189]] {
+            XCTAssertTrue(colors.contains(series), "the series drawn in \(series) is missing")
+        }
         let replaced = try train("--epochs", "1", "--overwrite")
         XCTAssertEqual(replaced.status, 0, replaced.error)
         XCTAssertEqual(try rows().count, 2)
