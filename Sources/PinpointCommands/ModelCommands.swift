@@ -76,7 +76,7 @@ struct Train: ParsableCommand {
             """)
 
     @Option(parsing: .upToNextOption,
-            help: "Training TFRecord files (several, or a quoted glob such as 'shards/train-*.tfr'). Under mpirun, with at least as many files as ranks, each rank reads its own.")
+            help: "Training TFRecord files, read as one stream: several, comma-separated, or a quoted glob such as 'shards/train-*.tfr'. Under mpirun, with at least as many files as ranks, each rank reads its own.")
     var train: [String]
     @Option(help: "Validation TFRecord file.") var val: String
     @Option(help: "Architecture: seed-cnn (the tutorial's CNN) or mobilenetv2 (two heads: dog/cat and box).") var model = "seed-cnn"
@@ -184,7 +184,12 @@ func trainModel(architecture: String = "seed-cnn", alpha: Double = 1.0, weights:
     if let box {
         say("box loss: \(box.kind.rawValue)" + (boxL1 > 0 ? " + \(boxL1) x L1" : "") + (configuration.hasClassHead ? ", class weight \(classWeight)" : ""))
     }
-    let trainer = Trainer(model: model, loss: loss, optimizer: optimizer, seed: seed, checkpointPath: out, metadata: configuration.metadata)
+    // The loss goes into the checkpoint, so that evaluate reports the loss the model trained on.
+    var metadata = configuration.metadata
+    metadata["box_loss"] = boxLoss.rawValue
+    metadata["box_l1"] = String(boxL1)
+    if configuration.hasClassHead { metadata["class_weight"] = String(classWeight) }
+    let trainer = Trainer(model: model, loss: loss, optimizer: optimizer, seed: seed, checkpointPath: out, metadata: metadata)
     trainer.showsProgress = !quiet
     trainer.communicator = communicator
     // Ranks reading their own files hold different record counts; the steps they take are agreed.
@@ -243,17 +248,36 @@ struct Evaluate: ParsableCommand {
 
     @Option(help: "A checkpoint written by train.") var model: String
     @Option(help: "TFRecord file to evaluate on.") var data: String
-    @Flag(help: "Print {\"mean_iou\", \"iou50\", \"iou75\", \"count\", \"accuracy\"} as JSON.") var json = false
+    @Flag(help: "Print {\"mean_iou\", \"iou50\", \"iou75\", \"count\", \"accuracy\", \"loss\"} as JSON.") var json = false
 
     func run() throws {
-        let metrics = try evaluateModel(try LoadedModel(contentsOf: model), paths: [data])
+        let loaded = try LoadedModel(contentsOf: model)
+        let c = loaded.configuration
+        let pipeline = try LocalizationBatches(paths: [data], batchSize: 40, scale: c.inputScale, offset: c.inputOffset)
+        guard pipeline.imageSize == c.imageSize else {
+            throw ValidationError("\(data) holds \(pipeline.imageSize)x\(pipeline.imageSize) images; the model takes \(c.imageSize)x\(c.imageSize)")
+        }
+        let (metrics, loss) = try evaluateModel(loaded.model, c, pipeline: pipeline, loss: try trainingLoss(loaded))
         if json {
             let accuracy = metrics.accuracy.map { String($0) } ?? "null"
-            print("{\"mean_iou\": \(metrics.meanIoU), \"iou50\": \(metrics.iou50), \"iou75\": \(metrics.iou75), \"count\": \(metrics.count), \"accuracy\": \(accuracy)}")
+            print("{\"mean_iou\": \(metrics.meanIoU), \"iou50\": \(metrics.iou50), \"iou75\": \(metrics.iou75), \"count\": \(metrics.count), "
+                  + "\"accuracy\": \(accuracy), \"loss\": \(loss ?? .nan)}")
         } else {
-            print(String(format: "%d boxes: mean IoU %.4f, IoU >= 0.5 %.1f%%, IoU >= 0.75 %.1f%%", metrics.count, metrics.meanIoU,
-                         100 * metrics.iou50, 100 * metrics.iou75) + (metrics.accuracy.map { String(format: "; dog/cat accuracy %.1f%%", 100 * $0) } ?? ""))
+            print(String(format: "%d boxes: mean IoU %.4f, IoU >= 0.5 %.1f%%, IoU >= 0.75 %.1f%%, loss %.5f", metrics.count, metrics.meanIoU,
+                         100 * metrics.iou50, 100 * metrics.iou75, loss ?? .nan)
+                  + (metrics.accuracy.map { String(format: "; dog/cat accuracy %.1f%%", 100 * $0) } ?? ""))
         }
+    }
+
+    /// The loss the checkpoint's model trained with (train records it; the tutorial's otherwise).
+    func trainingLoss(_ loaded: LoadedModel) throws -> any Loss {
+        let metadata = loaded.checkpoint.metadata
+        guard let kind = BoxLoss.Kind(rawValue: metadata["box_loss"] ?? "mse") else {
+            throw ValidationError("\(model): unknown box_loss '\(metadata["box_loss"] ?? "")' in its metadata")
+        }
+        let l1 = metadata["box_l1"].flatMap(Float.init) ?? 0, classWeight = metadata["class_weight"].flatMap(Float.init) ?? 1
+        let box = kind == .meanSquaredError && l1 == 0 ? nil : BoxLoss(kind, l1Weight: l1)
+        return loaded.configuration.loss(box: box, classWeight: classWeight)
     }
 }
 
@@ -311,10 +335,11 @@ struct Predict: ParsableCommand {
     }
 }
 
-/// The paths, with each glob pattern (`*`, `?`, `[`) replaced by its matches in sorted order: every
-/// rank expands the same pattern to the same list. A pattern that matches nothing is an error.
-func expandingGlobs(_ patterns: [String]) throws -> [String] {
-    try patterns.flatMap { pattern -> [String] in
+/// The paths, each argument split at commas (`--train a.tfr,b.tfr`), with each glob pattern (`*`,
+/// `?`, `[`) replaced by its matches in sorted order: every rank expands the same pattern to the
+/// same list. A pattern that matches nothing is an error.
+func expandingGlobs(_ arguments: [String]) throws -> [String] {
+    try arguments.flatMap { $0.split(separator: ",").map(String.init) }.flatMap { pattern -> [String] in
         guard pattern.contains(where: { "*?[".contains($0) }) else { return [pattern] }
         var matches = glob_t()
         defer { globfree(&matches) }

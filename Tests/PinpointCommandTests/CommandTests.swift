@@ -132,6 +132,14 @@ final class CommandTests: XCTestCase {
         for series in [[31, 119, 180], [214, 39, 40], [44, 160, 44], [148, 103, 189]] {
             XCTAssertTrue(colors.contains(series), "the series drawn in \(series) is missing")
         }
+        // Several files, comma-separated, are one stream.
+        var records = 0
+        let reader = try TFRecordReader(path: prep + "/loc_train.tfr")
+        while try reader.next() != nil { records += 1 }
+        let twice = try pinpoint("train", "--train", prep + "/loc_train.tfr," + prep + "/loc_train.tfr", "--val", prep + "/loc_val.tfr",
+                                 "--out", directory + "/twice.safetensors", "--epochs", "1", "--batch", "4", "--quiet")
+        XCTAssertEqual(twice.status, 0, twice.error)
+        XCTAssertTrue(twice.output.contains("training on \(2 * records) records"), twice.output)
         let replaced = try train("--epochs", "1", "--overwrite")
         XCTAssertEqual(replaced.status, 0, replaced.error)
         XCTAssertEqual(try rows().count, 2)
@@ -148,6 +156,12 @@ final class CommandTests: XCTestCase {
         XCTAssertEqual(train.status, 0, train.error)
         XCTAssertTrue(train.output.contains("box loss: ciou + 1.0 x L1"), train.output)
         XCTAssertTrue(train.output.contains("epoch 1/1: train loss"), train.output)
+        // evaluate reports the loss the checkpoint trained with: the epoch line's val loss.
+        let valLoss = try XCTUnwrap(train.output.components(separatedBy: "val loss ").last?.split(separator: ",").first.flatMap { Double($0) })
+        let evaluate = try pinpoint("evaluate", "--model", ckpt, "--data", prep + "/loc_val.tfr", "--json")
+        XCTAssertEqual(evaluate.status, 0, evaluate.error)
+        let result = try JSONSerialization.jsonObject(with: Data(evaluate.output.utf8)) as! [String: Any]
+        XCTAssertEqual(try XCTUnwrap(result["loss"] as? Double), valLoss, accuracy: 1e-5)
         let unknown = try pinpoint("train", "--train", prep + "/loc_train.tfr", "--val", prep + "/loc_val.tfr", "--out", ckpt, "--box-loss", "iou")
         XCTAssertNotEqual(unknown.status, 0)
         XCTAssertTrue(unknown.error.contains("unknown --box-loss 'iou' (known: mse, smoothl1, giou, diou, ciou)"), unknown.error)
