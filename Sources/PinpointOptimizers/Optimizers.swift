@@ -11,6 +11,9 @@ public protocol Optimizer: AnyObject {
     var iterations: Int { get set }
     /// Rescale gradients so their global norm is at most this (Keras's `global_clipnorm`).
     var globalClipNorm: Float? { get set }
+    /// A factor on the schedule's learning rate (1 unless a callback such as ReduceLROnPlateau
+    /// lowers it); checkpoints keep it.
+    var learningRateScale: Float { get set }
     /// One update from gradients aligned with `parameters`; increments `iterations`.
     func apply(_ gradients: [Tensor])
     /// Slot tensors by name, for checkpoints.
@@ -81,6 +84,7 @@ public final class RMSprop: Optimizer {
     public let rho: Float, momentum: Float, epsilon: Float, centered: Bool
     public var iterations = 0
     public var globalClipNorm: Float?
+    public var learningRateScale: Float = 1
     private var velocity: [Tensor] = [], momenta: [Tensor] = [], averageGradient: [Tensor] = []
 
     public init(_ parameters: [(name: String, parameter: Parameter)], learningRate: any LearningRateSchedule = ConstantLearningRate(1e-3),
@@ -103,7 +107,7 @@ public final class RMSprop: Optimizer {
 
     public func apply(_ gradients: [Tensor]) {
         makeSlots()
-        let lr = learningRate(iterations)
+        let lr = learningRate(iterations) * learningRateScale
         let (rho, momentum, epsilon, centered) = (rho, momentum, epsilon, centered)
         for (i, g) in clipped(gradients).enumerated() {
             // One threaded pass per parameter, in place, with the formulas above in the same order.
@@ -156,6 +160,7 @@ public final class SGD: Optimizer {
     public let momentum: Float, nesterov: Bool
     public var iterations = 0
     public var globalClipNorm: Float?
+    public var learningRateScale: Float = 1
     private var momenta: [Tensor] = []
 
     public init(_ parameters: [(name: String, parameter: Parameter)], learningRate: any LearningRateSchedule = ConstantLearningRate(0.01),
@@ -173,7 +178,7 @@ public final class SGD: Optimizer {
 
     public func apply(_ gradients: [Tensor]) {
         makeSlots()
-        let lr = learningRate(iterations)
+        let lr = learningRate(iterations) * learningRateScale
         let (momentum, nesterov) = (momentum, nesterov)
         for (i, g) in clipped(gradients).enumerated() {
             let w = writableElements(&parameters[i].parameter.value), m = momentum > 0 ? writableElements(&momenta[i]) : nil
@@ -209,6 +214,7 @@ public final class Adam: Optimizer {
     public let beta1: Float, beta2: Float, epsilon: Float
     public var iterations = 0
     public var globalClipNorm: Float?
+    public var learningRateScale: Float = 1
     private var m: [Tensor] = [], v: [Tensor] = []
 
     public init(_ parameters: [(name: String, parameter: Parameter)], learningRate: any LearningRateSchedule = ConstantLearningRate(1e-3),
@@ -229,7 +235,7 @@ public final class Adam: Optimizer {
     public func apply(_ gradients: [Tensor]) {
         makeSlots()
         let t = Double(iterations + 1)
-        let lr = Float(Double(learningRate(iterations)) * (1 - pow(Double(beta2), t)).squareRoot() / (1 - pow(Double(beta1), t)))
+        let lr = Float(Double(learningRate(iterations) * learningRateScale) * (1 - pow(Double(beta2), t)).squareRoot() / (1 - pow(Double(beta1), t)))
         let (beta1, beta2, epsilon) = (beta1, beta2, epsilon)
         for (i, g) in clipped(gradients).enumerated() {
             let w = writableElements(&parameters[i].parameter.value), m = writableElements(&m[i]), v = writableElements(&v[i])
