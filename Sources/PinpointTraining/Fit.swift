@@ -110,9 +110,22 @@ public struct EpochResult: Sendable {
     public let seconds: Double
 }
 
-/// Something to run after each epoch (for example evaluation or logging); it may throw to stop.
+/// Something to run after each epoch, before its checkpoint is written: evaluation, logging,
+/// early stopping (`trainer.stopTraining`), a best checkpoint, a lower learning rate. Values it
+/// computes go into `trainer.metrics` for the callbacks after it. What it must remember across
+/// a resume (a best value, a wait counter) it gives as `state`, which each checkpoint keeps and
+/// `restore` gets back, so a resumed run decides exactly as an uninterrupted one.
 public protocol TrainingCallback {
     func epochEnded(_ result: EpochResult, trainer: Trainer) throws
+    /// Text values saved in each checkpoint's metadata (as `callback.<key>`); keys must be unique
+    /// among a run's callbacks.
+    var state: [String: String] { get }
+    func restore(_ state: [String: String]) throws
+}
+
+extension TrainingCallback {
+    public var state: [String: String] { [:] }
+    public func restore(_ state: [String: String]) throws {}
 }
 
 /// Training stopped, with why and where.
@@ -149,6 +162,14 @@ public final class Trainer {
     public private(set) var completedEpochs = 0
     /// Whether a step has checked that every trainable parameter trains.
     private var checkedParameters = false
+    /// This epoch's values, for callbacks: `loss` (training) and `val_loss` from `fit`, more from
+    /// the callbacks that compute them (the command line's adds `val_iou`).
+    public var metrics: [String: Double] = [:]
+    /// Set by a callback to end `fit` after this epoch (its checkpoint is written).
+    public var stopTraining = false
+    /// Callback state read from the checkpoint by `resume`, handed to the callbacks of `fit`.
+    private var resumedCallbackState: [String: String] = [:]
+    private var callbackState: [String: String] = [:]
     /// The ranks of a data-parallel run (Docs/Distributed.md): each step takes the rank's share of
     /// the global batch, gradients are averaged over ranks before the update, and rank 0 alone
     /// writes checkpoints and shows progress. `SingleProcess` (the default) is one process.
@@ -192,6 +213,15 @@ public final class Trainer {
         if let saved = checkpoint.metadata["seed"], saved != String(seed) {
             throw TrainingError(reason: "\(path) was trained with seed \(saved), this run uses \(seed)")
         }
+        if let scale = checkpoint.metadata["learning_rate_scale"] {
+            guard let value = Float(scale), value > 0, value.isFinite else {
+                throw TrainingError(reason: "\(path): learning_rate_scale '\(scale)' is not a positive number")
+            }
+            optimizer.learningRateScale = value
+        }
+        resumedCallbackState = Dictionary(uniqueKeysWithValues: checkpoint.metadata.compactMap { key, value in
+            key.hasPrefix("callback.") ? (String(key.dropFirst("callback.".count)), value) : nil
+        })
         completedEpochs = epochs
         return epochs
     }
@@ -237,6 +267,8 @@ public final class Trainer {
         precondition(trainable.allSatisfy { names.contains($0.name) }, "Trainer: the optimizer's parameters must be the model's")
         try synchronize()
         let root = communicator.isRoot
+        for callback in callbacks { try callback.restore(resumedCallbackState) }
+        stopTraining = false
         while completedEpochs < epochs {
             let epoch = completedEpochs
             let start = Date()
@@ -264,13 +296,23 @@ public final class Trainer {
             let result = EpochResult(epoch: epoch + 1, trainingLoss: seen > 0 ? total / Double(seen) : .nan, validationLoss: validationLoss,
                                      imagesPerSecond: Double(seen) / seconds, seconds: seconds)
             history.append(result)
+            metrics = ["loss": result.trainingLoss]
+            if let validationLoss { metrics["val_loss"] = validationLoss }
+            for callback in callbacks { try callback.epochEnded(result, trainer: self) }
+            callbackState = callbacks.reduce(into: [:]) { all, callback in all.merge(callback.state) { _, new in new } }
+            if communicator.size > 1 {
+                // Rank 0 alone validates, so its callbacks decide for every rank.
+                var decisions: [Float] = [stopTraining ? 1 : 0, optimizer.learningRateScale]
+                try communicator.broadcast(&decisions)
+                (stopTraining, optimizer.learningRateScale) = (decisions[0] != 0, decisions[1])
+            }
             if let checkpointPath {
                 // Rank 0 writes (to a temporary file, then renames); the others wait, so no rank
                 // runs ahead of the checkpoint a restart would resume from.
                 if root { try saveCheckpoint(to: checkpointPath) }
                 try communicator.barrier()
             }
-            for callback in callbacks { try callback.epochEnded(result, trainer: self) }
+            if stopTraining { break }
         }
         return history
     }
@@ -373,8 +415,10 @@ public final class Trainer {
     }
 
     public func saveCheckpoint(to path: String) throws {
-        var checkpoint = Checkpoint(metadata: metadata.merging(["epochs_completed": String(completedEpochs), "seed": String(seed),
-                                                                "optimizer_iterations": String(optimizer.iterations)]) { _, new in new })
+        var position = ["epochs_completed": String(completedEpochs), "seed": String(seed), "optimizer_iterations": String(optimizer.iterations),
+                        "learning_rate_scale": String(optimizer.learningRateScale)]
+        for (key, value) in callbackState { position["callback." + key] = value }
+        var checkpoint = Checkpoint(metadata: metadata.merging(position) { _, new in new })
         checkpoint.add(parameters)
         checkpoint.add(optimizer.state)
         try checkpoint.write(to: path)

@@ -106,6 +106,44 @@ final class FitTests: XCTestCase {
         XCTAssertThrowsError(try other.resume(from: directory + "/a.safetensors")) { XCTAssertTrue("\($0)".contains("seed 7"), "\($0)") }
     }
 
+    /// Puts a scripted validation value into the trainer's metrics, as the command line's
+    /// evaluation does, so the callbacks after it have something to decide on.
+    struct ScriptedValidation: TrainingCallback {
+        let values: [Double]
+        func epochEnded(_ result: EpochResult, trainer: Trainer) throws {
+            trainer.metrics["val_loss"] = values[result.epoch - 1]
+        }
+    }
+
+    /// Validation loss 1.0, 0.5 (best), then worse: EarlyStopping(patience 4) stops after epoch 6,
+    /// the best checkpoint is epoch 2's, and ReduceLROnPlateau(0.5, patience 2) halves the rate
+    /// after epochs 4 and 6. A run resumed after epoch 3 stops at the same epoch with the same
+    /// weights and rate, which needs the callbacks' state from the checkpoint.
+    func testEarlyStoppingBestCheckpointAndPlateauDecideAsOneRunAfterAResume() throws {
+        let values = [1.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1]
+        func callbacks() -> [any TrainingCallback] {
+            [ScriptedValidation(values: values), EarlyStopping(patience: 4), BestCheckpoint(path: directory + "/best.safetensors"),
+             ReduceLROnPlateau(factor: 0.5, patience: 2)]
+        }
+        let straight = trainer(try model(seed: 1), checkpoint: directory + "/straight.safetensors")
+        let history = try straight.fit(train: data(16, seed: 1), epochs: 8, callbacks: callbacks())
+        XCTAssertEqual(history.count, 6, "no gain after epoch 2 for 4 epochs: stops after epoch 6")
+        XCTAssertEqual(straight.completedEpochs, 6)
+        XCTAssertEqual(straight.optimizer.learningRateScale, 0.25, "halved after epochs 4 and 6")
+        XCTAssertEqual(try Checkpoint(contentsOf: directory + "/best.safetensors").metadata["epochs_completed"], "2")
+
+        let first = trainer(try model(seed: 1), checkpoint: directory + "/part.safetensors")
+        try first.fit(train: data(16, seed: 1), epochs: 3, callbacks: callbacks())
+        let resumed = trainer(try model(seed: 99), checkpoint: directory + "/part.safetensors")
+        XCTAssertEqual(try resumed.resume(from: directory + "/part.safetensors"), 3)
+        let rest = try resumed.fit(train: data(16, seed: 1), epochs: 8, callbacks: callbacks())
+        XCTAssertEqual(rest.map(\.epoch), [4, 5, 6])
+        XCTAssertEqual(resumed.optimizer.learningRateScale, 0.25)
+        for (a, b) in zip(straight.parameters, resumed.parameters) {
+            XCTAssertEqual(a.parameter.value.scalars, b.parameter.value.scalars, a.name)
+        }
+    }
+
     /// A damaged training position in a checkpoint is an error naming the file, never a trap:
     /// the step count is converted to Int and the epoch count seeds the next epoch's stream.
     func testResumingFromADamagedPositionIsAnErrorNamingTheFile() throws {
