@@ -98,6 +98,12 @@ struct Train: ParsableCommand {
     @Option(help: "Checkpoint file, written after every epoch.") var out: String
     @Flag(help: "Continue from the checkpoint at --out.") var resume = false
     @Flag(help: "No progress line.") var quiet = false
+    @Option(help: "Stop once the monitored value has not improved for N epochs (Keras's EarlyStopping).") var earlyStoppingPatience: Int?
+    @Option(help: "What --early-stopping-patience, --best and --reduce-lr-on-plateau watch: val_loss or val_iou (the mean IoU).")
+    var monitor = "val_loss"
+    @Option(help: "Also write the checkpoint of the best monitored epoch to PATH (Keras's ModelCheckpoint, save_best_only).") var best: String?
+    @Option(help: "FACTOR,PATIENCE: multiply the learning rate by FACTOR after PATIENCE epochs without improvement.")
+    var reduceLrOnPlateau: String?
     @Option(help: "Write DIR/history.csv (one row per epoch) and a TensorBoard event file as training goes.") var log: String?
     @Flag(help: "With --log: replace the log of an earlier run in that directory.") var overwrite = false
 
@@ -112,10 +118,30 @@ struct Train: ParsableCommand {
         }
         guard boxL1 >= 0, classWeight >= 0 else { throw ValidationError("--box-l1 and --class-weight must not be negative") }
         if model == "seed-cnn" && classWeight != 1 { throw ValidationError("--class-weight is for --model mobilenetv2") }
+        guard Monitor(rawValue: monitor) != nil else {
+            throw ValidationError("unknown --monitor '\(monitor)' (known: \(Monitor.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        if let patience = earlyStoppingPatience, patience <= 0 { throw ValidationError("--early-stopping-patience must be positive") }
+        _ = try plateau()
+    }
+
+    /// --reduce-lr-on-plateau's factor and patience.
+    func plateau() throws -> (factor: Float, patience: Int)? {
+        guard let text = reduceLrOnPlateau else { return nil }
+        let parts = text.split(separator: ",")
+        guard parts.count == 2, let factor = Float(parts[0]), let patience = Int(parts[1]), factor > 0, factor < 1, patience > 0 else {
+            throw ValidationError("--reduce-lr-on-plateau takes FACTOR,PATIENCE with FACTOR in (0, 1) and PATIENCE positive, e.g. 0.5,3; got '\(text)'")
+        }
+        return (factor, patience)
     }
 
     func run() throws {
-        _ = try trainModel(architecture: model, alpha: alpha, weights: weights, freezeBackboneEpochs: freezeBackboneEpochs,
+        let watched = Monitor(rawValue: monitor)!
+        var callbacks: [any TrainingCallback] = []
+        if let patience = earlyStoppingPatience { callbacks.append(EarlyStopping(monitor: watched, patience: patience)) }
+        if let best { callbacks.append(BestCheckpoint(path: best, monitor: watched)) }
+        if let (factor, patience) = try plateau() { callbacks.append(ReduceLROnPlateau(monitor: watched, factor: factor, patience: patience)) }
+        _ = try trainModel(callbacks: callbacks, architecture: model, alpha: alpha, weights: weights, freezeBackboneEpochs: freezeBackboneEpochs,
                            tutorialScaling: tutorialScaling, trainPaths: try expandingGlobs(train), valPath: val,
                            boxLoss: BoxLoss.Kind(rawValue: boxLoss)!, boxL1: boxL1, classWeight: classWeight, epochs: epochs, batch: batch, lr: lr,
                            imageSize: imageSize, seed: seed, out: out, resume: resume, quiet: quiet, log: log, overwrite: overwrite)
@@ -123,7 +149,7 @@ struct Train: ParsableCommand {
 }
 
 /// The train command's work, shared with the demo. Returns the epoch history.
-func trainModel(architecture: String = "seed-cnn", alpha: Double = 1.0, weights: String? = nil, freezeBackboneEpochs: Int = 0,
+func trainModel(callbacks: [any TrainingCallback] = [], architecture: String = "seed-cnn", alpha: Double = 1.0, weights: String? = nil, freezeBackboneEpochs: Int = 0,
                 tutorialScaling: Bool = false, trainPaths: [String], valPath: String,
                 boxLoss: BoxLoss.Kind = .meanSquaredError, boxL1: Float = 0, classWeight: Float = 1, epochs: Int, batch: Int, lr: Float, imageSize: Int?,
                 seed: UInt64, out: String, resume: Bool, quiet: Bool, log: String? = nil, overwrite: Bool = false) throws -> [EpochResult] {
@@ -212,7 +238,7 @@ func trainModel(architecture: String = "seed-cnn", alpha: Double = 1.0, weights:
         let validation: LocalizationBatches, loss: any Loss, freezeBackboneEpochs: Int
         let log: TrainingLog?, optimizer: RMSprop
         func epochEnded(_ r: EpochResult, trainer: Trainer) throws {
-            if trainer.communicator.isRoot { try report(r) }
+            if trainer.communicator.isRoot { try report(r, trainer) }
             if let twoHead = model as? TwoHeadLocalizer, twoHead.backboneFrozen, r.epoch >= freezeBackboneEpochs {
                 twoHead.backboneFrozen = false
                 if trainer.communicator.isRoot { print("backbone unfrozen from epoch \(r.epoch + 1)") }
@@ -222,12 +248,14 @@ func trainModel(architecture: String = "seed-cnn", alpha: Double = 1.0, weights:
 
         /// Validation on rank 0 (the other ranks go on to the next epoch's first step and wait
         /// there for it).
-        func report(_ r: EpochResult) throws {
+        func report(_ r: EpochResult, _ trainer: Trainer) throws {
             let (metrics, valLoss) = try evaluateModel(model, configuration, pipeline: validation, loss: loss)
+            trainer.metrics["val_loss"] = valLoss
+            trainer.metrics["val_iou"] = metrics.meanIoU
             let accuracy = metrics.accuracy.map { String(format: ", val accuracy %.3f", $0) } ?? ""
             print(String(format: "epoch %d/%d: train loss %.5f, val loss %.5f, val mean IoU %.4f%@ (%.1f images/s, %.1f s)", r.epoch, epochs,
                          r.trainingLoss, valLoss ?? .nan, metrics.meanIoU, accuracy, r.imagesPerSecond, r.seconds))
-            try log?.record(["epoch": Double(r.epoch), "learning_rate": Double(optimizer.learningRate(optimizer.iterations)),
+            try log?.record(["epoch": Double(r.epoch), "learning_rate": Double(optimizer.learningRate(optimizer.iterations) * optimizer.learningRateScale),
                              "train_loss": r.trainingLoss, "val_loss": valLoss ?? .nan, "val_mean_iou": metrics.meanIoU,
                              "val_iou50": metrics.iou50, "seconds": r.seconds])
         }
@@ -236,7 +264,8 @@ func trainModel(architecture: String = "seed-cnn", alpha: Double = 1.0, weights:
     let history = try trainer.fit(train: source, epochs: epochs,
                                   callbacks: [Report(epochs: epochs, model: model, configuration: configuration, validation: valBatches,
                                                      loss: loss, freezeBackboneEpochs: freezeBackboneEpochs, log: trainingLog,
-                                                     optimizer: optimizer)])
+                                                     optimizer: optimizer)] + callbacks)
+    if trainer.stopTraining { say("stopped early after epoch \(trainer.completedEpochs) of \(epochs): the monitored value stopped improving") }
     say("checkpoint: \(out)")
     return history
 }

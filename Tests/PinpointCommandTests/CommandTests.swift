@@ -1,5 +1,6 @@
 import Foundation
 import PinpointData
+import PinpointModels
 import XCTest
 
 /// Runs the built `pinpoint` executable as a user would: exit statuses, standard output and error.
@@ -144,6 +145,30 @@ final class CommandTests: XCTestCase {
         XCTAssertEqual(replaced.status, 0, replaced.error)
         XCTAssertEqual(try rows().count, 2)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: logs).filter { $0.hasPrefix("events.out.tfevents.") }.count, 1)
+    }
+
+    /// Keras's callbacks from the command line: early stopping, the best checkpoint and a plateau
+    /// schedule on val_iou; wrong values are refused before any work, with what is accepted.
+    func testCallbacksStopEarlyKeepTheBestAndRefuseBadValues() throws {
+        let pets = directory + "/pets", prep = directory + "/prep"
+        XCTAssertEqual(try pinpoint("synth", "--out", pets, "--count", "12", "--seed", "4").status, 0)
+        XCTAssertEqual(try pinpoint("prepare", "--data", pets, "--out", prep, "--size", "16", "--val-count", "2").status, 0)
+        let common = ["train", "--train", prep + "/loc_train.tfr", "--val", prep + "/loc_val.tfr", "--out", directory + "/m.safetensors",
+                      "--batch", "4", "--quiet"]
+        let run = try pinpoint(common + ["--epochs", "40", "--early-stopping-patience", "1", "--monitor", "val_iou",
+                                         "--best", directory + "/best.safetensors", "--reduce-lr-on-plateau", "0.5,1"])
+        XCTAssertEqual(run.status, 0, run.error)
+        XCTAssertTrue(run.output.contains("stopped early after epoch "), run.output)
+        XCTAssertFalse(run.output.contains("epoch 40/40"), run.output)
+        let best = try Checkpoint(contentsOf: directory + "/best.safetensors")
+        XCTAssertNotNil(best.metadata["epochs_completed"].flatMap(Int.init))
+        for (arguments, message) in [(["--early-stopping-patience", "0"], "--early-stopping-patience must be positive"),
+                                     (["--monitor", "accuracy"], "unknown --monitor 'accuracy' (known: val_loss, val_iou)"),
+                                     (["--reduce-lr-on-plateau", "2,1"], "--reduce-lr-on-plateau takes FACTOR,PATIENCE")] {
+            let refused = try pinpoint(common + arguments)
+            XCTAssertNotEqual(refused.status, 0)
+            XCTAssertTrue(refused.error.contains(message), refused.error)
+        }
     }
 
     /// An IoU box loss trains end to end from the command line; an unknown one is refused.
