@@ -44,14 +44,24 @@ func evaluateModel(_ model: any Layer, _ c: ModelConfiguration, paths: [String],
 
 /// One inference pass over a pipeline: the localization metrics and, given a loss, its mean over
 /// the records (so training's validation loss and IoU come from the same pass).
-func evaluateModel(_ model: any Layer, _ c: ModelConfiguration, pipeline: LocalizationBatches,
-                   loss: (any Loss)? = nil) throws -> (metrics: LocalizationMetrics, loss: Double?) {
+func evaluateModel(_ model: any Layer, _ c: ModelConfiguration, pipeline: LocalizationBatches, loss: (any Loss)? = nil,
+                   eachBox: ((_ inputs: Tensor, _ row: Int, _ truth: CenterBox, _ prediction: CenterBox) -> Void)? = nil)
+    throws -> (metrics: LocalizationMetrics, loss: Double?) {
     var metrics = LocalizationMetrics()
     var lossSum = 0.0
     let next = LocalizationBatchSource(pipeline, targets: c.tutorialTargets).batches(epoch: 0)
     while let batch = try next() {
         let output = inference(model, batch.inputs)
         if let loss { lossSum += Double(loss(batch.targets, Traced(output)).value.scalar) * Double(batch.count) }
+        if let eachBox {
+            let outputs = output.scalars, targets = batch.targets.scalars
+            let (outputWidth, targetWidth) = (output.shape[1], batch.targets.shape[1])
+            for row in 0..<batch.count {
+                let t = Array(targets[row * targetWidth..<(row + 1) * targetWidth].suffix(4)).map(Double.init)
+                eachBox(batch.inputs, row, CenterBox(x: t[0], y: t[1], w: t[2], h: t[3]),
+                        c.predictedBox(Array(outputs[row * outputWidth..<(row + 1) * outputWidth])))
+            }
+        }
         if c.hasClassHead {
             func columns(_ t: Tensor, _ r: Range<Int>) -> Tensor { t.sliced(alongAxis: 1, from: r.lowerBound, to: r.upperBound).contiguous() }
             metrics.add(predictedBoxes: columns(output, TutorialColumns.predictedBox),
@@ -278,6 +288,8 @@ struct Evaluate: ParsableCommand {
     @Option(help: "A checkpoint written by train.") var model: String
     @Option(help: "TFRecord file to evaluate on.") var data: String
     @Flag(help: "Print {\"mean_iou\", \"iou50\", \"iou75\", \"count\", \"accuracy\", \"loss\"} as JSON.") var json = false
+    @Option(help: "Write DIR/success.png (the share of boxes at or above each IoU threshold, 0.5 to 0.95) and DIR/worst.png (the 16 worst predictions, drawn).")
+    var plot: String?
 
     func run() throws {
         let loaded = try LoadedModel(contentsOf: model)
@@ -286,7 +298,24 @@ struct Evaluate: ParsableCommand {
         guard pipeline.imageSize == c.imageSize else {
             throw ValidationError("\(data) holds \(pipeline.imageSize)x\(pipeline.imageSize) images; the model takes \(c.imageSize)x\(c.imageSize)")
         }
-        let (metrics, loss) = try evaluateModel(loaded.model, c, pipeline: pipeline, loss: try trainingLoss(loaded))
+        var boxes: [(iou: Double, image: RGBImage, truth: CenterBox, prediction: CenterBox)] = []
+        let collect: ((Tensor, Int, CenterBox, CenterBox) -> Void)? = plot == nil ? nil : { inputs, row, truth, prediction in
+            let score = iou(truth, prediction)
+            // The worst 16 so far, with their pixels back from the model's input scaling.
+            guard boxes.count < 16 || score < boxes[boxes.count - 1].iou else { return }
+            let pixels = inputs.sliced(alongAxis: 0, from: row, to: row + 1).scalars.map {
+                UInt8(clamping: Int((($0 - c.inputOffset) / c.inputScale).rounded()))
+            }
+            boxes.append((score, RGBImage(width: c.imageSize, height: c.imageSize, pixels: pixels), truth, prediction))
+            boxes.sort { $0.iou < $1.iou }
+            if boxes.count > 16 { boxes.removeLast() }
+        }
+        var scores: [Double] = []
+        let (metrics, loss) = try evaluateModel(loaded.model, c, pipeline: pipeline, loss: try trainingLoss(loaded)) { inputs, row, truth, prediction in
+            scores.append(iou(truth, prediction))
+            collect?(inputs, row, truth, prediction)
+        }
+        if let plot { try writeEvaluationPlots(to: plot, scores: scores, worst: boxes) }
         if json {
             let accuracy = metrics.accuracy.map { String($0) } ?? "null"
             print("{\"mean_iou\": \(metrics.meanIoU), \"iou50\": \(metrics.iou50), \"iou75\": \(metrics.iou75), \"count\": \(metrics.count), "
@@ -375,4 +404,39 @@ func expandingGlobs(_ arguments: [String]) throws -> [String] {
         guard glob(pattern, 0, nil, &matches) == 0 else { throw ValidationError("\(pattern) matches no file") }
         return (0..<Int(matches.gl_pathc)).compactMap { matches.gl_pathv[$0].map { String(cString: $0) } }.sorted()
     }
+}
+
+/// evaluate --plot: the localization success curve and a grid of the worst predictions (ground
+/// truth in green, prediction in red, the IoU under each).
+func writeEvaluationPlots(to directory: String, scores: [Double],
+                          worst: [(iou: Double, image: RGBImage, truth: CenterBox, prediction: CenterBox)]) throws {
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    let thresholds = stride(from: 0.5, through: 0.951, by: 0.05).map { $0 }
+    let shares = thresholds.map { t in Double(scores.filter { $0 >= t }.count) / Double(Swift.max(scores.count, 1)) }
+    var curve = RGBImage(width: 520, height: 400, filling: (255, 255, 255))
+    TrainingCurves.draw(&curve, frame: (0, 0, 520, 400), title: "share of boxes with IoU >= t",
+                        [TrainingCurves.Series(name: "\(scores.count) boxes", color: (31, 119, 180), points: zip(thresholds, shares).map { ($0, $1) })],
+                        floorAtZero: true, xLabel: "IoU threshold t", xTicks: thresholds.enumerated().filter { $0.offset % 2 == 0 }.map(\.element))
+    try curve.write(to: directory + "/success.png")
+
+    let cell = 2 * (worst.first?.image.width ?? 64), columns = 4, rows = (worst.count + columns - 1) / columns
+    var grid = RGBImage(width: columns * (cell + 8) + 8, height: Swift.max(rows, 1) * (cell + 24) + 8, filling: (255, 255, 255))
+    for (index, item) in worst.enumerated() {
+        var image = item.image.resized(width: cell, height: cell)
+        let thickness = Swift.max(1, cell / 100)
+        for (box, color) in [(item.truth, (UInt8(0), UInt8(200), UInt8(0))), (item.prediction, (UInt8(230), UInt8(0), UInt8(0)))] {
+            let p = box.pixels(width: cell, height: cell)
+            image.drawBox(xmin: p.xmin.rounded(), ymin: p.ymin.rounded(), xmax: p.xmax.rounded() - 1, ymax: p.ymax.rounded() - 1,
+                          color: color, lineWidth: thickness)
+        }
+        let x = 8 + (index % columns) * (cell + 8), y = 8 + (index / columns) * (cell + 24)
+        for row in 0..<cell {
+            for column in 0..<cell {
+                let source = (row * cell + column) * 3, target = ((y + row) * grid.width + x + column) * 3
+                grid.pixels[target..<target + 3] = image.pixels[source..<source + 3]
+            }
+        }
+        grid.drawText(String(format: "IoU %.3f", item.iou), x: x, y: y + cell + 6, color: (0, 0, 0))
+    }
+    try grid.write(to: directory + "/worst.png")
 }

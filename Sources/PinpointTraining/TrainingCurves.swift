@@ -9,6 +9,11 @@ public enum TrainingCurves {
         public let name: String
         public let color: (UInt8, UInt8, UInt8)
         public let points: [(x: Double, y: Double)]
+        public init(name: String, color: (UInt8, UInt8, UInt8), points: [(x: Double, y: Double)]) {
+            self.name = name
+            self.color = color
+            self.points = points
+        }
     }
 
     /// The picture of a history.csv (`TrainingLog`).
@@ -33,13 +38,13 @@ public enum TrainingCurves {
     /// One panel: axes with ticks and numbers, each series as a line with a dot per point, a
     /// legend in the upper right (lower right for curves that rise), the title above.
     public static func draw(_ image: inout RGBImage, frame: (x: Int, y: Int, width: Int, height: Int), title: String, _ series: [Series],
-                            floorAtZero: Bool = false, legendBelow: Bool = false) {
+                            floorAtZero: Bool = false, legendBelow: Bool = false, xLabel: String = "epoch", xTicks: [Double]? = nil) {
         let black: (UInt8, UInt8, UInt8) = (0, 0, 0), grey: (UInt8, UInt8, UInt8) = (225, 225, 225)
         let left = frame.x + 70, right = frame.x + frame.width - 20, top = frame.y + 40, bottom = frame.y + frame.height - 50
         let points = series.flatMap(\.points)
         guard !points.isEmpty else { return }
         let xs = points.map(\.x), ys = points.map(\.y)
-        let (x0, x1) = (xs.min()!, Swift.max(xs.max()!, xs.min()! + 1))
+        let (x0, x1) = (xs.min()!, xs.max()! > xs.min()! ? xs.max()! : xs.min()! + 1)
         var (y0, y1) = (floorAtZero ? Swift.min(0, ys.min()!) : ys.min()!, ys.max()!)
         if y1 - y0 < 1e-12 { (y0, y1) = (y0 - 0.5 * Swift.max(abs(y0), 1e-3), y1 + 0.5 * Swift.max(abs(y1), 1e-3)) }
         let margin = (y1 - y0) * 0.05
@@ -55,12 +60,13 @@ public enum TrainingCurves {
             image.drawText(label, x: left - 8 - RGBImage.textWidth(label), y: row - 3, color: black)
         }
         let step = Swift.max(1, Int((x1 - x0) / 8))
-        for epoch in stride(from: Int(x0.rounded(.up)), through: Int(x1), by: step) {
-            let column = px(Double(epoch))
+        let ticks = xTicks ?? stride(from: Int(x0.rounded(.up)), through: Int(x1), by: step).map(Double.init)
+        for tick in ticks {
+            let column = px(tick), label = tick == tick.rounded() ? String(Int(tick)) : String(format: "%.2f", tick)
             image.drawLine(from: column, bottom, to: column, bottom + 4, color: black)
-            image.drawText(String(epoch), x: column - RGBImage.textWidth(String(epoch)) / 2, y: bottom + 8, color: black)
+            image.drawText(label, x: column - RGBImage.textWidth(label) / 2, y: bottom + 8, color: black)
         }
-        image.drawText("epoch", x: (left + right - RGBImage.textWidth("epoch")) / 2, y: bottom + 24, color: black)
+        image.drawText(xLabel, x: (left + right - RGBImage.textWidth(xLabel)) / 2, y: bottom + 24, color: black)
         image.drawLine(from: left, top, to: left, bottom, color: black)
         image.drawLine(from: left, bottom, to: right, bottom, color: black)
         for s in series {

@@ -125,6 +125,14 @@ final class CommandTests: XCTestCase {
         let resumed = try train("--epochs", "2", "--resume")
         XCTAssertEqual(resumed.status, 0, resumed.error)
         XCTAssertEqual(try rows().map { $0.prefix(2) }, ["ep", "1,", "2,"])
+        let evaluated = try pinpoint("evaluate", "--model", ckpt, "--data", prep + "/loc_val.tfr", "--plot", directory + "/evaluation")
+        XCTAssertEqual(evaluated.status, 0, evaluated.error)
+        let success = try ImageCodec.decode(path: directory + "/evaluation/success.png").image
+        XCTAssertEqual([success.width, success.height], [520, 400])
+        let worst = try ImageCodec.decode(path: directory + "/evaluation/worst.png").image
+        XCTAssertEqual(worst.width, 4 * (32 + 8) + 8, "four 2x cells of the 16-pixel images per row")
+        XCTAssertTrue(stride(from: 0, to: worst.pixels.count, by: 3).contains { worst.pixels[$0..<$0 + 3].elementsEqual([230, 0, 0]) },
+                      "predictions drawn in red")
         let plot = try pinpoint("plot", logs, "--out", directory + "/curves.png")
         XCTAssertEqual(plot.status, 0, plot.error)
         let curves = try ImageCodec.decode(path: directory + "/curves.png").image
