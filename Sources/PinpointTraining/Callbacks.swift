@@ -11,38 +11,59 @@ public enum Monitor: String, Sendable, CaseIterable {
     }
 }
 
+/// The best monitored value so far and the epochs since it, as EarlyStopping and
+/// ReduceLROnPlateau both count them, saved under `prefix` in a callback's state.
+struct Plateau {
+    let monitor: Monitor
+    let prefix: String
+    private(set) var best: Double?
+    var wait = 0
+
+    init(monitor: Monitor, prefix: String) {
+        self.monitor = monitor
+        self.prefix = prefix
+    }
+
+    /// Records this epoch's value; false when it did not improve on the best.
+    mutating func improves(_ value: Double) -> Bool {
+        guard monitor.improves(value, on: best) else {
+            wait += 1
+            return false
+        }
+        (best, wait) = (value, 0)
+        return true
+    }
+
+    var state: [String: String] { [prefix + ".best": best.map { String($0) } ?? "", prefix + ".wait": String(wait)] }
+
+    mutating func restore(_ state: [String: String]) {
+        best = state[prefix + ".best"].flatMap(Double.init)
+        wait = state[prefix + ".wait"].flatMap(Int.init) ?? 0
+    }
+}
+
 /// Keras's `EarlyStopping`: ends training once the monitored value has not improved for
 /// `patience` epochs in a row. Its best value and wait count are in every checkpoint.
 public final class EarlyStopping: TrainingCallback {
-    public let monitor: Monitor
     public let patience: Int
-    public private(set) var best: Double?
-    public private(set) var wait = 0
+    private var plateau: Plateau
+    public var monitor: Monitor { plateau.monitor }
+    public var best: Double? { plateau.best }
+    public var wait: Int { plateau.wait }
 
     public init(monitor: Monitor = .valLoss, patience: Int) {
         precondition(patience > 0, "EarlyStopping: patience must be positive")
-        self.monitor = monitor
         self.patience = patience
+        plateau = Plateau(monitor: monitor, prefix: "early_stopping")
     }
 
     public func epochEnded(_ result: EpochResult, trainer: Trainer) throws {
         guard let value = trainer.metrics[monitor.rawValue], value.isFinite else { return }
-        if monitor.improves(value, on: best) {
-            (best, wait) = (value, 0)
-        } else {
-            wait += 1
-            if wait >= patience { trainer.stopTraining = true }
-        }
+        if !plateau.improves(value) && plateau.wait >= patience { trainer.stopTraining = true }
     }
 
-    public var state: [String: String] {
-        ["early_stopping.best": best.map { String($0) } ?? "", "early_stopping.wait": String(wait)]
-    }
-
-    public func restore(_ state: [String: String]) throws {
-        best = state["early_stopping.best"].flatMap(Double.init)
-        wait = state["early_stopping.wait"].flatMap(Int.init) ?? 0
-    }
+    public var state: [String: String] { plateau.state }
+    public func restore(_ state: [String: String]) throws { plateau.restore(state) }
 }
 
 /// Keras's `ModelCheckpoint(save_best_only=True)`: writes the checkpoint of each epoch whose
@@ -74,38 +95,28 @@ public final class BestCheckpoint: TrainingCallback {
 /// has not improved for `patience` epochs, then waits `patience` epochs again. The factor applied
 /// so far is the optimizer's `learningRateScale`, which checkpoints keep.
 public final class ReduceLROnPlateau: TrainingCallback {
-    public let monitor: Monitor
     public let factor: Float
     public let patience: Int
-    public private(set) var best: Double?
-    public private(set) var wait = 0
+    private var plateau: Plateau
+    public var monitor: Monitor { plateau.monitor }
+    public var best: Double? { plateau.best }
+    public var wait: Int { plateau.wait }
 
     public init(monitor: Monitor = .valLoss, factor: Float, patience: Int) {
         precondition(factor > 0 && factor < 1 && patience > 0, "ReduceLROnPlateau: factor in (0, 1) and a positive patience")
-        self.monitor = monitor
         self.factor = factor
         self.patience = patience
+        plateau = Plateau(monitor: monitor, prefix: "reduce_lr")
     }
 
     public func epochEnded(_ result: EpochResult, trainer: Trainer) throws {
         guard let value = trainer.metrics[monitor.rawValue], value.isFinite else { return }
-        if monitor.improves(value, on: best) {
-            (best, wait) = (value, 0)
-        } else {
-            wait += 1
-            if wait >= patience {
-                trainer.optimizer.learningRateScale *= factor
-                wait = 0
-            }
+        if !plateau.improves(value) && plateau.wait >= patience {
+            trainer.optimizer.learningRateScale *= factor
+            plateau.wait = 0
         }
     }
 
-    public var state: [String: String] {
-        ["reduce_lr.best": best.map { String($0) } ?? "", "reduce_lr.wait": String(wait)]
-    }
-
-    public func restore(_ state: [String: String]) throws {
-        best = state["reduce_lr.best"].flatMap(Double.init)
-        wait = state["reduce_lr.wait"].flatMap(Int.init) ?? 0
-    }
+    public var state: [String: String] { plateau.state }
+    public func restore(_ state: [String: String]) throws { plateau.restore(state) }
 }
