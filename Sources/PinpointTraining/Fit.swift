@@ -22,6 +22,12 @@ public struct TrainingBatch: Sendable {
         self.targets = targets
         self.globalRows = globalRows
     }
+
+    /// These rows of the inputs and targets (views, no copy).
+    public func rows(_ range: Range<Int>) -> TrainingBatch {
+        TrainingBatch(inputs: inputs.sliced(alongAxis: 0, from: range.lowerBound, to: range.upperBound),
+                      targets: targets.sliced(alongAxis: 0, from: range.lowerBound, to: range.upperBound))
+    }
 }
 
 /// Where `fit` gets its batches: one sequence per epoch, the order a function of the epoch.
@@ -176,14 +182,10 @@ public final class Trainer {
     public var communicator: any Communicator = SingleProcess() {
         didSet { averaging = nil }
     }
-    private var averaging: GradientAveraging? {
-        didSet { if let oldValue { retiredCommunication = (retiredCommunication.seconds + oldValue.seconds, retiredCommunication.bytes + oldValue.bytes) } }
-    }
-    private var retiredCommunication = (seconds: 0.0, bytes: 0)
-    /// Time spent averaging gradients over the ranks (the allreduce calls), and the bytes reduced.
-    public var communication: (seconds: Double, bytes: Int) {
-        (retiredCommunication.seconds + (averaging?.seconds ?? 0), retiredCommunication.bytes + (averaging?.bytes ?? 0))
-    }
+    private var averaging: GradientAveraging?
+    /// Time spent averaging gradients over the ranks (packing them and the allreduce calls), and
+    /// the bytes reduced, over all data-parallel steps so far.
+    public private(set) var communication = (seconds: 0.0, bytes: 0)
 
     public init(model: any Layer, loss: any Loss, optimizer: any Optimizer, seed: UInt64 = 0, checkpointPath: String? = nil,
                 metadata: [String: String] = [:]) {
@@ -348,9 +350,7 @@ public final class Trainer {
             (rows, globalRows) = (batch, given)
         } else {
             let share = batchShare(count: batch.count, rank: communicator.rank, size: communicator.size)
-            rows = TrainingBatch(inputs: batch.inputs.sliced(alongAxis: 0, from: share.lowerBound, to: share.upperBound),
-                                 targets: batch.targets.sliced(alongAxis: 0, from: share.lowerBound, to: share.upperBound))
-            globalRows = (share, batch.count)
+            (rows, globalRows) = (batch.rows(share), (share, batch.count))
         }
         var local: (value: Float, gradients: [Tensor])?
         if rows.count > 0 {
@@ -358,8 +358,11 @@ public final class Trainer {
         }
         profiler?.restartClock()
         // A rank's own batches (sharding by file) may differ in size: their total is counted.
+        let clock = DispatchTime.now().uptimeNanoseconds
         let averaged = try averaging!.average(local?.gradients, meanLoss: local?.value ?? 0, localCount: rows.count,
                                               globalCount: batch.globalRows == nil ? batch.count : nil)
+        communication.seconds += Double(DispatchTime.now().uptimeNanoseconds - clock) / 1e9
+        communication.bytes += averaging!.elementCount * MemoryLayout<Float>.size
         update(averaged.gradients, profiler: profiler)
         return averaged.meanLoss
     }
@@ -401,9 +404,8 @@ public final class Trainer {
             let share = batchShare(count: batch.count, rank: communicator.rank, size: communicator.size)
             guard !share.isEmpty else { continue }
             var context = LayerContext()
-            let inputs = batch.inputs.sliced(alongAxis: 0, from: share.lowerBound, to: share.upperBound)
-            let targets = batch.targets.sliced(alongAxis: 0, from: share.lowerBound, to: share.upperBound)
-            total += Double(loss(targets, model(Traced(inputs), context: &context)).value.scalar) * Double(share.count)
+            let rows = batch.rows(share)
+            total += Double(loss(rows.targets, model(Traced(rows.inputs), context: &context)).value.scalar) * Double(share.count)
             seen += share.count
         }
         if communicator.size > 1 {

@@ -1,4 +1,3 @@
-import Dispatch
 import PinpointTensor
 
 /// Averages one step's gradients over the ranks of a data-parallel run.
@@ -20,9 +19,6 @@ final class GradientAveraging {
     /// Elements per allreduce call: 1M floats (4 MiB). Docs/Distributed.md has the sizes tried.
     let bucketElements: Int
     private var buffer: Tensor
-    /// Time spent in the allreduce calls, and the bytes they reduced, since creation.
-    private(set) var seconds = 0.0
-    private(set) var bytes = 0
 
     init(communicator: any Communicator, shapes: [[Int]], bucketElements: Int = 1 << 20) {
         self.communicator = communicator
@@ -42,11 +38,6 @@ final class GradientAveraging {
     /// all ranks, or nil to count them with a first, one-element allreduce. Returns the averaged
     /// gradients and the global batch's mean loss.
     func average(_ gradients: [Tensor]?, meanLoss: Float, localCount: Int, globalCount: Int?) throws -> (gradients: [Tensor], meanLoss: Float) {
-        let clock = DispatchTime.now().uptimeNanoseconds
-        defer {
-            seconds += Double(DispatchTime.now().uptimeNanoseconds - clock) / 1e9
-            bytes += buffer.count * MemoryLayout<Float>.size
-        }
         var total = Float(globalCount ?? 0)
         if globalCount == nil {
             var count: [Float] = [Float(localCount)]

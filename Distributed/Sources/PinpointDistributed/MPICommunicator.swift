@@ -20,9 +20,6 @@ public final class MPICommunicator: Communicator {
     public let rank: Int
     public let size: Int
     private let comm: MPI_Comm
-    /// Time spent in allreduce calls and the bytes they reduced, for `bench`'s report.
-    public private(set) var allreduceSeconds = 0.0
-    public private(set) var allreduceBytes = 0
     /// Elements per MPI call: MPI counts are 32-bit.
     private static let chunk = 1 << 26
 
@@ -54,17 +51,9 @@ public final class MPICommunicator: Communicator {
     }
 
     public func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws {
-        let start = Date()
-        defer {
-            allreduceSeconds += Date().timeIntervalSince(start)
-            allreduceBytes += buffer.count * MemoryLayout<Float>.size
-        }
-        var offset = 0
-        while offset < buffer.count {
-            let count = Swift.min(Self.chunk, buffer.count - offset)
-            try Self.check(MPI_Allreduce(pinpoint_mpi_in_place(), buffer.baseAddress! + offset, Int32(count), pinpoint_mpi_float(),
-                                         pinpoint_mpi_sum(), comm), rank: rank, "MPI_Allreduce of \(count) floats")
-            offset += count
+        try Self.inChunks(buffer) { start, count in
+            try Self.check(MPI_Allreduce(pinpoint_mpi_in_place(), start, count, pinpoint_mpi_float(), pinpoint_mpi_sum(), comm),
+                           rank: rank, "MPI_Allreduce of \(count) floats")
         }
     }
 
@@ -78,11 +67,18 @@ public final class MPICommunicator: Communicator {
     }
 
     public func broadcast(_ buffer: UnsafeMutableBufferPointer<Float>, root: Int) throws {
+        try Self.inChunks(buffer) { start, count in
+            try Self.check(MPI_Bcast(start, count, pinpoint_mpi_float(), Int32(root), comm), rank: rank, "MPI_Bcast of \(count) floats")
+        }
+    }
+
+    /// `body` once per run of at most `chunk` floats of `buffer`, in order: MPI counts are 32-bit.
+    private static func inChunks(_ buffer: UnsafeMutableBufferPointer<Float>,
+                                 _ body: (UnsafeMutablePointer<Float>, Int32) throws -> Void) throws {
         var offset = 0
         while offset < buffer.count {
-            let count = Swift.min(Self.chunk, buffer.count - offset)
-            try Self.check(MPI_Bcast(buffer.baseAddress! + offset, Int32(count), pinpoint_mpi_float(), Int32(root), comm),
-                           rank: rank, "MPI_Bcast of \(count) floats")
+            let count = Swift.min(chunk, buffer.count - offset)
+            try body(buffer.baseAddress! + offset, Int32(count))
             offset += count
         }
     }
