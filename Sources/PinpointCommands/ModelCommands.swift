@@ -31,15 +31,16 @@ func describe(_ model: any Layer) -> String {
 
 /// Mean IoU etc. of a model over TFRecord files, batch by batch.
 func evaluateModel(_ loaded: LoadedModel, paths: [String], batchSize: Int = 40) throws -> LocalizationMetrics {
-    try evaluateModel(loaded.model, loaded.configuration, paths: paths, batchSize: batchSize)
+    try evaluateModel(loaded.model, loaded.configuration, pipeline: evaluationPipeline(loaded.configuration, paths: paths, batchSize: batchSize)).metrics
 }
 
-func evaluateModel(_ model: any Layer, _ c: ModelConfiguration, paths: [String], batchSize: Int = 40) throws -> LocalizationMetrics {
+/// TFRecord files read in order, scaled for the model, refused unless their images are its size.
+func evaluationPipeline(_ c: ModelConfiguration, paths: [String], batchSize: Int = 40) throws -> LocalizationBatches {
     let pipeline = try LocalizationBatches(paths: paths, batchSize: batchSize, scale: c.inputScale, offset: c.inputOffset)
     guard pipeline.imageSize == c.imageSize else {
         throw ValidationError("\(paths.joined(separator: ", ")) holds \(pipeline.imageSize)x\(pipeline.imageSize) images; the model takes \(c.imageSize)x\(c.imageSize)")
     }
-    return try evaluateModel(model, c, pipeline: pipeline).metrics
+    return pipeline
 }
 
 /// One inference pass over a pipeline: the localization metrics and, given a loss, its mean over
@@ -294,10 +295,7 @@ struct Evaluate: ParsableCommand {
     func run() throws {
         let loaded = try LoadedModel(contentsOf: model)
         let c = loaded.configuration
-        let pipeline = try LocalizationBatches(paths: [data], batchSize: 40, scale: c.inputScale, offset: c.inputOffset)
-        guard pipeline.imageSize == c.imageSize else {
-            throw ValidationError("\(data) holds \(pipeline.imageSize)x\(pipeline.imageSize) images; the model takes \(c.imageSize)x\(c.imageSize)")
-        }
+        let pipeline = try evaluationPipeline(c, paths: [data])
         var boxes: [(iou: Double, image: RGBImage, truth: CenterBox, prediction: CenterBox)] = []
         let collect: ((Tensor, Int, CenterBox, CenterBox) -> Void)? = plot == nil ? nil : { inputs, row, truth, prediction in
             let score = iou(truth, prediction)
