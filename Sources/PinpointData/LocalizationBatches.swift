@@ -18,7 +18,10 @@ public struct LocalizationBatch: Sendable {
 /// Each epoch streams the files through a shuffle buffer as `tf.data`'s `shuffle(buffer)` does
 /// (fill the buffer, then emit a random element and refill its place), seeded by the pipeline's
 /// seed and the epoch number, so the same seed gives the same order every run however fast the
-/// consumer is. The last batch may be smaller.
+/// consumer is. The last batch may be smaller. With an `augmentation`, each record's image and
+/// box are transformed with the draw of `BoxAugmentation.generator(seed:epoch:sample:)`, where
+/// the sample is the record's position in the files (counting from 0 across them), not in the
+/// shuffled order.
 ///
 /// ```swift
 /// let train = try LocalizationBatches(paths: ["out/loc_train.tfr"], batchSize: 40, shuffleBuffer: 1000, seed: 1)
@@ -40,11 +43,13 @@ public final class LocalizationBatches: Sendable {
     public let imageSize: Int
     /// Records per epoch (counted once when the pipeline is made).
     public let recordCount: Int
+    /// Random transforms of each record (training only); nil reads the records as they are.
+    public let augmentation: BoxAugmentation?
 
     /// `scale` and `offset` map pixel values: 1/255 and 0 give the tutorial's [0, 1]; 2/255 and -1
     /// give MobileNetV2's [-1, 1].
     public init(paths: [String], batchSize: Int, shuffleBuffer: Int = 0, seed: UInt64 = 0,
-                scale: Float = 1 / 255, offset: Float = 0, prefetch: Int = 2) throws {
+                scale: Float = 1 / 255, offset: Float = 0, prefetch: Int = 2, augmentation: BoxAugmentation? = nil) throws {
         precondition(batchSize > 0 && prefetch > 0, "LocalizationBatches: batch size and prefetch must be positive")
         self.paths = paths
         self.batchSize = batchSize
@@ -53,6 +58,7 @@ public final class LocalizationBatches: Sendable {
         self.scale = scale
         self.offset = offset
         self.prefetch = prefetch
+        self.augmentation = augmentation
         let reader = try TFRecordReader(paths: paths)
         var count = 0, size = 0
         while let record = try reader.next() {
@@ -158,10 +164,12 @@ public final class LocalizationBatches: Sendable {
                     pending.append(record)
                     guard pending.count == p.batchSize else { return true }
                     defer { pending.removeAll(keepingCapacity: true) }
-                    return push(try Self.decode(pending, p), limit: p.prefetch)
+                    return push(try Self.decode(pending, p, epoch: epoch), limit: p.prefetch)
                 }
+                var ordinal = 0
                 while let bytes = try reader.next() {
-                    let record = SourcedRecord(bytes: bytes, path: reader.currentPath ?? "", index: reader.currentRecordIndex)
+                    let record = SourcedRecord(bytes: bytes, path: reader.currentPath ?? "", index: reader.currentRecordIndex, ordinal: ordinal)
+                    ordinal += 1
                     if p.shuffleBuffer <= 1 {
                         guard try emit(record) else { return }
                     } else if buffer.count < p.shuffleBuffer {
@@ -178,14 +186,14 @@ public final class LocalizationBatches: Sendable {
                     buffer.swapAt(i, buffer.count - 1)
                     guard try emit(buffer.removeLast()) else { return }
                 }
-                if !pending.isEmpty { guard push(try Self.decode(pending, p), limit: p.prefetch) else { return } }
+                if !pending.isEmpty { guard push(try Self.decode(pending, p, epoch: epoch), limit: p.prefetch) else { return } }
                 finish(nil)
             } catch {
                 finish(error)
             }
         }
 
-        static func decode(_ records: [SourcedRecord], _ p: LocalizationBatches) throws -> LocalizationBatch {
+        static func decode(_ records: [SourcedRecord], _ p: LocalizationBatches, epoch: Int) throws -> LocalizationBatch {
             let side = p.imageSize, pixels = side * side * 3
             var boxes: [Float] = [], classes: [Float] = []
             var examples: [Example] = []
@@ -210,7 +218,16 @@ public final class LocalizationBatches: Sendable {
                     guard case .bytes(let list)? = e["image"] else { continue }
                     list[0].withUnsafeBufferPointer { src in
                         let dst = out + n * pixels
-                        for i in 0..<pixels { dst[i] = Float(src[i]) * p.scale + p.offset }
+                        if let augmentation = p.augmentation {
+                            var rng = BoxAugmentation.generator(seed: p.seed, epoch: epoch, sample: records[n].ordinal)
+                            let b = n * 4
+                            let moved = augmentation.apply(augmentation.draw(using: &rng), to: src, side: side,
+                                                           box: (boxes[b], boxes[b + 1], boxes[b + 2], boxes[b + 3]), into: dst)
+                            (boxes[b], boxes[b + 1], boxes[b + 2], boxes[b + 3]) = (moved.x, moved.y, moved.w, moved.h)
+                            for i in 0..<pixels { dst[i] = dst[i] * p.scale + p.offset }
+                        } else {
+                            for i in 0..<pixels { dst[i] = Float(src[i]) * p.scale + p.offset }
+                        }
                     }
                 }
             }
@@ -226,4 +243,6 @@ struct SourcedRecord {
     let bytes: [UInt8]
     let path: String
     let index: Int
+    /// Its position in the pipeline's files, counting from 0 across them.
+    let ordinal: Int
 }
