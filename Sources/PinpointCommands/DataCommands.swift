@@ -102,7 +102,11 @@ struct TFRecordCommand: ParsableCommand {
 struct Show: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Draw the ground-truth box of one image to a PNG.",
-        discussion: "Either --tfrecord FILE --index I (a prepared record) or --data DIR --name NAME (an original image and its XML).")
+        discussion: """
+            Either --tfrecord FILE --index I (a prepared record) or --data DIR --name NAME (an original image and its XML). \
+            With --augment, a grid: the record as stored, then the augmented image and box that each of the first \
+            --draws epochs of `train --augment LIST --seed S` would train on when FILE is the training file.
+            """)
 
     @Option(help: "A prepared TFRecord file.") var tfrecord: String?
     @Option(help: "Record index in --tfrecord.") var index: Int?
@@ -110,6 +114,10 @@ struct Show: ParsableCommand {
     @Option(help: "Image base name in --data (e.g. Abyssinian_1).") var name: String?
     @Option(help: "The PNG to write.") var out: String
     @Option(help: "With --tfrecord: a checkpoint whose prediction is drawn too (red).") var model: String?
+    @Option(help: "With --tfrecord: draw augmented versions (a list of hflip, crop, scale, translate, color, or a JSON recipe).")
+    var augment: String?
+    @Option(help: "With --augment: how many epochs' draws.") var draws = 8
+    @Option(help: "With --augment: the training seed.") var seed: UInt64 = 0
 
     func validate() throws {
         guard (tfrecord != nil && index != nil && data == nil && name == nil) || (data != nil && name != nil && tfrecord == nil && index == nil) else {
@@ -117,6 +125,11 @@ struct Show: ParsableCommand {
         }
         if model != nil && tfrecord == nil { throw ValidationError("--model goes with --tfrecord") }
         if let index, index < 0 { throw ValidationError("--index counts records from 0") }
+        if let augment {
+            guard tfrecord != nil, model == nil else { throw ValidationError("--augment goes with --tfrecord and without --model") }
+            guard draws > 0 else { throw ValidationError("--draws must be positive") }
+            do { _ = try BoxAugmentation(parsing: augment) } catch { throw ValidationError("--augment: \(error)") }
+        }
     }
 
     func run() throws {
@@ -141,6 +154,10 @@ struct Show: ParsableCommand {
                 throw ValidationError("\(tfrecord): record \(index): image of \(pixels.count) bytes is not square RGB")
             }
             image = RGBImage(width: side, height: side, pixels: pixels)
+            if let augment {
+                try writeAugmentations(try BoxAugmentation(parsing: augment), image: image, box: (Float(x), Float(y), Float(w), Float(h)), index: index)
+                return
+            }
             box = PixelBox(xmin: (x - w / 2) * Double(side), ymin: (y - h / 2) * Double(side), xmax: (x + w / 2) * Double(side), ymax: (y + h / 2) * Double(side))
         } else {
             let data = data!, name = name!
@@ -168,6 +185,28 @@ struct Show: ParsableCommand {
         }
         try image.write(to: out)
         print("wrote \(out) (\(image.width)x\(image.height), \(note))")
+    }
+
+    /// The --augment grid: the stored record, then one draw per epoch, each with its box in green.
+    func writeAugmentations(_ augmentation: BoxAugmentation, image: RGBImage, box: (x: Float, y: Float, w: Float, h: Float), index: Int) throws {
+        let side = image.width
+        func drawn(_ pixels: [UInt8], _ b: (x: Float, y: Float, w: Float, h: Float)) -> RGBImage {
+            var picture = RGBImage(width: side, height: side, pixels: pixels)
+            let (x0, y0) = ((Double(b.x) - Double(b.w) / 2) * Double(side), (Double(b.y) - Double(b.h) / 2) * Double(side))
+            let (x1, y1) = ((Double(b.x) + Double(b.w) / 2) * Double(side), (Double(b.y) + Double(b.h) / 2) * Double(side))
+            picture.drawBox(xmin: x0.rounded(.towardZero), ymin: y0.rounded(.towardZero), xmax: x1.rounded(.up) - 1, ymax: y1.rounded(.up) - 1,
+                            color: (0, 255, 0), lineWidth: Swift.max(1, side / 112))
+            return picture
+        }
+        var cells = [(image: drawn(image.pixels, box), caption: "record \(index)")]
+        for epoch in 0..<draws {
+            var rng = BoxAugmentation.generator(seed: seed, epoch: epoch, sample: index)
+            let draw = augmentation.draw(using: &rng)
+            let (values, moved) = augmentation.apply(draw, to: image.pixels, side: side, box: box)
+            cells.append((drawn(values.map { UInt8(($0).rounded()) }, moved), "epoch \(epoch)"))
+        }
+        try RGBImage.grid(cells, columns: 3).write(to: out)
+        print("wrote \(out) (record \(index) and \(draws) augmented draws, seed \(seed), boxes in green)")
     }
 }
 

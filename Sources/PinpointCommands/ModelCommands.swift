@@ -115,6 +115,8 @@ struct Train: ParsableCommand {
     @Option(help: "Also write the checkpoint of the best monitored epoch to PATH (Keras's ModelCheckpoint, save_best_only).") var best: String?
     @Option(help: "FACTOR,PATIENCE: multiply the learning rate by FACTOR after PATIENCE epochs without improvement.")
     var reduceLrOnPlateau: String?
+    @Option(help: "Augment the training images and their boxes: a comma-separated list of hflip, crop, scale, translate, color (each with its defaults, Docs/Tutorial.md), or a JSON recipe file.")
+    var augment: String?
     @Option(help: "Write DIR/history.csv (one row per epoch) and a TensorBoard event file as training goes.") var log: String?
     @Flag(help: "With --log: replace the log of an earlier run in that directory.") var overwrite = false
 
@@ -134,6 +136,13 @@ struct Train: ParsableCommand {
         }
         if let patience = earlyStoppingPatience, patience <= 0 { throw ValidationError("--early-stopping-patience must be positive") }
         _ = try plateau()
+        _ = try augmentation()
+    }
+
+    /// --augment's transforms.
+    func augmentation() throws -> BoxAugmentation? {
+        guard let augment else { return nil }
+        do { return try BoxAugmentation(parsing: augment) } catch { throw ValidationError("--augment: \(error)") }
     }
 
     /// --reduce-lr-on-plateau's factor and patience.
@@ -155,7 +164,8 @@ struct Train: ParsableCommand {
         _ = try trainModel(callbacks: callbacks, architecture: model, alpha: alpha, weights: weights, freezeBackboneEpochs: freezeBackboneEpochs,
                            tutorialScaling: tutorialScaling, trainPaths: try expandingGlobs(train), valPath: val,
                            boxLoss: BoxLoss.Kind(rawValue: boxLoss)!, boxL1: boxL1, classWeight: classWeight, epochs: epochs, batch: batch, lr: lr,
-                           imageSize: imageSize, seed: seed, out: out, resume: resume, quiet: quiet, log: log, overwrite: overwrite)
+                           imageSize: imageSize, seed: seed, augmentation: try augmentation(), out: out, resume: resume, quiet: quiet,
+                           log: log, overwrite: overwrite)
     }
 }
 
@@ -163,7 +173,8 @@ struct Train: ParsableCommand {
 func trainModel(callbacks: [any TrainingCallback] = [], architecture: String = "seed-cnn", alpha: Double = 1.0, weights: String? = nil, freezeBackboneEpochs: Int = 0,
                 tutorialScaling: Bool = false, trainPaths: [String], valPath: String,
                 boxLoss: BoxLoss.Kind = .meanSquaredError, boxL1: Float = 0, classWeight: Float = 1, epochs: Int, batch: Int, lr: Float, imageSize: Int?,
-                seed: UInt64, out: String, resume: Bool, quiet: Bool, log: String? = nil, overwrite: Bool = false) throws -> [EpochResult] {
+                seed: UInt64, augmentation: BoxAugmentation? = nil, out: String, resume: Bool, quiet: Bool, log: String? = nil,
+                overwrite: Bool = false) throws -> [EpochResult] {
     // Under mpirun every rank runs this; rank 0 alone prints, loads what is broadcast (weights,
     // a resumed checkpoint) and writes the checkpoint (Docs/Distributed.md).
     let communicator = PinpointCommand.communicator
@@ -184,7 +195,7 @@ func trainModel(callbacks: [any TrainingCallback] = [], architecture: String = "
     let trainBatches = try LocalizationBatches(
         paths: paths, batchSize: sharded ? batchShare(count: batch, rank: communicator.rank, size: communicator.size).count : batch,
         shuffleBuffer: 1000, seed: sharded ? seed &+ UInt64(communicator.rank) : seed,
-        scale: configuration.inputScale, offset: configuration.inputOffset)
+        scale: configuration.inputScale, offset: configuration.inputOffset, augmentation: augmentation)
     let size = trainBatches.imageSize
     configuration.imageSize = size
     let valBatches = try LocalizationBatches(paths: [valPath], batchSize: batch, scale: configuration.inputScale, offset: configuration.inputOffset)
@@ -226,6 +237,10 @@ func trainModel(callbacks: [any TrainingCallback] = [], architecture: String = "
     metadata["box_loss"] = boxLoss.rawValue
     metadata["box_l1"] = String(boxL1)
     if configuration.hasClassHead { metadata["class_weight"] = String(classWeight) }
+    if let augmentation {
+        metadata["augmentation"] = augmentation.description
+        say("augmentation: \(augmentation)")
+    }
     let trainer = Trainer(model: model, loss: loss, optimizer: optimizer, seed: seed, checkpointPath: out, metadata: metadata)
     trainer.showsProgress = !quiet
     trainer.communicator = communicator
@@ -417,9 +432,8 @@ func writeEvaluationPlots(to directory: String, scores: [Double],
                         floorAtZero: true, xLabel: "IoU threshold t", xTicks: thresholds.enumerated().filter { $0.offset % 2 == 0 }.map(\.element))
     try curve.write(to: directory + "/success.png")
 
-    let cell = 2 * (worst.first?.image.width ?? 64), columns = 4, rows = (worst.count + columns - 1) / columns
-    var grid = RGBImage(width: columns * (cell + 8) + 8, height: Swift.max(rows, 1) * (cell + 24) + 8, filling: (255, 255, 255))
-    for (index, item) in worst.enumerated() {
+    let cell = 2 * (worst.first?.image.width ?? 64)
+    let cells = worst.map { item in
         var image = item.image.resized(width: cell, height: cell)
         let thickness = Swift.max(1, cell / 100)
         for (box, color) in [(item.truth, (UInt8(0), UInt8(200), UInt8(0))), (item.prediction, (UInt8(230), UInt8(0), UInt8(0)))] {
@@ -427,14 +441,8 @@ func writeEvaluationPlots(to directory: String, scores: [Double],
             image.drawBox(xmin: p.xmin.rounded(), ymin: p.ymin.rounded(), xmax: p.xmax.rounded() - 1, ymax: p.ymax.rounded() - 1,
                           color: color, lineWidth: thickness)
         }
-        let x = 8 + (index % columns) * (cell + 8), y = 8 + (index / columns) * (cell + 24)
-        for row in 0..<cell {
-            for column in 0..<cell {
-                let source = (row * cell + column) * 3, target = ((y + row) * grid.width + x + column) * 3
-                grid.pixels[target..<target + 3] = image.pixels[source..<source + 3]
-            }
-        }
-        grid.drawText(String(format: "IoU %.3f", item.iou), x: x, y: y + cell + 6, color: (0, 0, 0))
+        return (image, String(format: "IoU %.3f", item.iou))
     }
+    let grid = RGBImage.grid(cells, columns: 4)
     try grid.write(to: directory + "/worst.png")
 }

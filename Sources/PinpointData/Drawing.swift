@@ -44,6 +44,29 @@ extension RGBImage {
 
     /// The width `drawText` takes for `text`.
     public static func textWidth(_ text: String, scale: Int = 1) -> Int { text.count * 6 * scale - scale }
+
+    /// `image` copied in with its top-left corner at (x, y), clipped to this image.
+    public mutating func paste(_ image: RGBImage, x: Int, y: Int) {
+        for row in Swift.max(0, -y)..<Swift.min(image.height, height - y) {
+            let columns = Swift.max(0, -x)..<Swift.min(image.width, width - x)
+            guard !columns.isEmpty else { return }
+            let source = (row * image.width + columns.lowerBound) * 3, target = ((y + row) * width + x + columns.lowerBound) * 3
+            pixels[target..<target + columns.count * 3] = image.pixels[source..<source + columns.count * 3]
+        }
+    }
+
+    /// Pictures of one size in rows of `columns` on white, each with its caption under it.
+    public static func grid(_ cells: [(image: RGBImage, caption: String)], columns: Int) -> RGBImage {
+        let width = cells.first?.image.width ?? 64, height = cells.first?.image.height ?? 64
+        let rows = (cells.count + columns - 1) / columns
+        var grid = RGBImage(width: columns * (width + 8) + 8, height: Swift.max(rows, 1) * (height + 24) + 8, filling: (255, 255, 255))
+        for (index, cell) in cells.enumerated() {
+            let x = 8 + (index % columns) * (width + 8), y = 8 + (index / columns) * (height + 24)
+            grid.paste(cell.image, x: x, y: y)
+            grid.drawText(cell.caption, x: x, y: y + height + 6, color: (0, 0, 0))
+        }
+        return grid
+    }
 }
 
 /// A 5x7 pixel font: each glyph is 7 rows, the 5 low bits of each row its pixels, left first.

@@ -200,6 +200,45 @@ final class CommandTests: XCTestCase {
         XCTAssertTrue(unknown.error.contains("unknown --box-loss 'iou' (known: mse, smoothl1, giou, diou, ciou)"), unknown.error)
     }
 
+    /// Augmented training is inside the exact-resume guarantee: one epoch, then a resumed second,
+    /// ends on the weights of two epochs in one go.
+    func testAugmentedTrainingResumesAsOneRunAndShowDrawsTheDraws() throws {
+        let pets = directory + "/pets", prep = directory + "/prep"
+        XCTAssertEqual(try pinpoint("synth", "--out", pets, "--count", "14", "--seed", "6").status, 0)
+        XCTAssertEqual(try pinpoint("prepare", "--data", pets, "--out", prep, "--size", "16", "--val-count", "2").status, 0)
+        func train(_ out: String, epochs: Int, _ extra: [String] = []) throws -> Run {
+            try pinpoint(["train", "--train", prep + "/loc_train.tfr", "--val", prep + "/loc_val.tfr", "--out", out, "--epochs", String(epochs),
+                          "--batch", "3", "--seed", "3", "--augment", "hflip,crop,scale,translate,color", "--quiet"] + extra)
+        }
+        let straight = try train(directory + "/straight.safetensors", epochs: 2)
+        XCTAssertEqual(straight.status, 0, straight.error)
+        XCTAssertTrue(straight.output.contains(#"augmentation: {"color": {"probability": 0.5"#), straight.output)
+        XCTAssertEqual(try train(directory + "/parts.safetensors", epochs: 1).status, 0)
+        let resumed = try train(directory + "/parts.safetensors", epochs: 2, ["--resume"])
+        XCTAssertEqual(resumed.status, 0, resumed.error)
+        let a = try Checkpoint(contentsOf: directory + "/straight.safetensors"), b = try Checkpoint(contentsOf: directory + "/parts.safetensors")
+        XCTAssertNotNil(a.metadata["augmentation"])
+        XCTAssertEqual(a.tensors.map(\.name), b.tensors.map(\.name))
+        for ((name, x), (_, y)) in zip(a.tensors, b.tensors) { XCTAssertEqual(x.scalars, y.scalars, name) }
+        let plain = try Checkpoint(contentsOf: directory + "/straight.safetensors")["dense_1.kernel"]
+        XCTAssertEqual(try pinpoint("train", "--train", prep + "/loc_train.tfr", "--val", prep + "/loc_val.tfr", "--out", directory + "/plain.safetensors",
+                                    "--epochs", "2", "--batch", "3", "--seed", "3", "--quiet").status, 0)
+        XCTAssertNotEqual(try Checkpoint(contentsOf: directory + "/plain.safetensors")["dense_1.kernel"]?.scalars, plain?.scalars,
+                          "augmentation changes what is learnt")
+
+        let unknown = try train(directory + "/x.safetensors", epochs: 1, ["--augment", "hflip,rotate"])
+        XCTAssertNotEqual(unknown.status, 0)
+        XCTAssertTrue(unknown.error.contains("--augment: unknown augmentation 'rotate' (known: hflip, crop, scale, translate, color)"), unknown.error)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: directory + "/x.safetensors"))
+
+        let show = try pinpoint("show", "--tfrecord", prep + "/loc_train.tfr", "--index", "2", "--augment", "hflip,crop",
+                                "--draws", "5", "--out", directory + "/grid.png")
+        XCTAssertEqual(show.status, 0, show.error)
+        XCTAssertTrue(show.output.contains("record 2 and 5 augmented draws"), show.output)
+        let grid = try ImageCodec.decode(path: directory + "/grid.png").image
+        XCTAssertEqual([grid.width, grid.height], [3 * (16 + 8) + 8, 2 * (16 + 24) + 8], "3 columns, 6 cells")
+    }
+
     /// A record's box is data: NaN edges draw no box rather than trap, and a negative index is
     /// an argument error.
     func testShowDrawsNoBoxForNonFiniteEdgesAndRefusesANegativeIndex() throws {
