@@ -37,6 +37,11 @@ let package = Package(
         .systemLibrary(
             name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
             providers: [.apt(["libpng-dev"])]),
+        // HDF5 for Keras weight files; Debian keeps its headers and library off the default
+        // paths, so this one needs pkg-config.
+        .systemLibrary(
+            name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5",
+            providers: [.apt(["libhdf5-dev"])]),
 
         // Kernels built once per instruction set and chosen at run time (Docs/Architecture.md):
         // Swift has no per-function target attribute, and a dependency cannot pass -target-cpu.
@@ -47,10 +52,12 @@ let package = Package(
         // setjmp-based error handling.
         .target(name: "CPinpointIO", dependencies: ["CJPEG", "CPNG"]),
         .target(name: "PinpointData", dependencies: ["PinpointTensor", "CPinpointIO"]),
+        // HDF5 for Keras weight files, behind functions that hide its macros and error printing.
+        .target(name: "CPinpointHDF5", dependencies: ["CHDF5"]),
         .target(name: "PinpointLayers", dependencies: ["PinpointAutograd", "PinpointTensor"]),
         .target(name: "PinpointMetrics", dependencies: ["PinpointAutograd", "PinpointTensor"]),
         .target(name: "PinpointOptimizers", dependencies: ["CPinpointKernels", "PinpointAutograd", "PinpointTensor"]),
-        .target(name: "PinpointModels", dependencies: ["PinpointLayers", "PinpointOptimizers", "PinpointAutograd", "PinpointTensor"]),
+        .target(name: "PinpointModels", dependencies: ["PinpointLayers", "PinpointOptimizers", "PinpointAutograd", "PinpointTensor", "CPinpointHDF5"]),
         .target(name: "PinpointTraining",
                 dependencies: ["PinpointModels", "PinpointData", "PinpointLayers", "PinpointMetrics", "PinpointOptimizers",
                                "PinpointAutograd", "PinpointTensor"]),

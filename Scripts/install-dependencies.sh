@@ -1,5 +1,5 @@
 #!/bin/sh
-# Installs the system libraries Pinpoint links (OpenBLAS, libjpeg-turbo, libpng) when their
+# Installs the system libraries Pinpoint links (OpenBLAS, libjpeg-turbo, libpng, HDF5) when their
 # headers are missing; with the argument `mpi`, also Open MPI for Distributed/. As root it runs
 # apt-get; otherwise it prints the command to run and fails.
 set -eu
@@ -15,6 +15,7 @@ find_missing() {
     have_header cblas.h || missing="$missing libopenblas-dev"
     have_header jpeglib.h || missing="$missing libjpeg62-turbo-dev"
     have_header png.h || missing="$missing libpng-dev"
+    have_header hdf5/serial/hdf5.h || have_header hdf5.h || missing="$missing libhdf5-dev"
     command -v pkg-config >/dev/null 2>&1 || missing="$missing pkg-config"
     if [ "${1:-}" = mpi ]; then
         pkg-config --exists ompi-c 2>/dev/null || missing="$missing libopenmpi-dev"

@@ -95,11 +95,14 @@ public final class MobileNetV2: Layer {
     public let inputSize: Int
     let layers: [Layer]
 
+    /// The width multipliers Keras's MobileNetV2 offers.
+    public static let alphas = [0.35, 0.5, 0.75, 1.0, 1.3, 1.4]
+
     /// The (expansion, filters, repeats, first stride) of Keras's 17 blocks.
     static let stages = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)]
 
     public init(alpha: Double = 1.0, inputSize: Int = 224) {
-        precondition([0.35, 0.5, 0.75, 1.0, 1.3, 1.4].contains(alpha), "MobileNetV2: alpha \(alpha) is not one Keras offers")
+        precondition(Self.alphas.contains(alpha), "MobileNetV2: alpha \(alpha) is not one Keras offers")
         self.alpha = alpha
         self.inputSize = inputSize
         let first = makeDivisible(32 * alpha)
@@ -224,10 +227,15 @@ public final class TwoHeadLocalizer: Layer {
 }
 
 extension MobileNetV2 {
-    /// Loads ImageNet (or any Keras) MobileNetV2 weights converted by
-    /// `Scripts/convert_keras_mobilenet_weights.py`. Every backbone tensor must be present with its
-    /// shape; a file for another alpha fails with the mis-shaped names listed.
+    /// Loads MobileNetV2 weights from a Keras HDF5 file (any layout `KerasWeights` reads, such as
+    /// the ImageNet files Keras's applications module downloads) or from a safetensors file with
+    /// Pinpoint's names. Every backbone tensor must be present with its shape; nothing is loaded
+    /// otherwise, and the error names the file and the tensors at fault.
     public func loadWeights(from path: String) throws {
+        if KerasWeights.isHDF5(path) {
+            try loadWeights(from: KerasWeights(contentsOf: path))
+            return
+        }
         let checkpoint = try Checkpoint(contentsOf: path)
         if let alpha = checkpoint.metadata["alpha"].flatMap(Double.init), alpha != self.alpha {
             throw CheckpointError(file: path, reason: "holds MobileNetV2 weights for alpha \(alpha); this backbone has alpha \(self.alpha)")
