@@ -91,8 +91,10 @@ struct Train: ParsableCommand {
     var train: [String]
     @Option(help: "Validation TFRecord file.") var val: String
     @Option(help: "Architecture: seed-cnn (the tutorial's CNN) or mobilenetv2 (two heads: dog/cat and box).") var model = "seed-cnn"
-    @Option(help: "MobileNetV2 width multiplier (0.35, 0.5, 0.75, 1.0).") var alpha: Double = 1.0
-    @Option(help: "MobileNetV2 backbone weights converted by Scripts/convert_keras_mobilenet_weights.py.") var weights: String?
+    @Option(help: "MobileNetV2 width multiplier (0.35, 0.5, 0.75, 1.0, 1.3, 1.4); default: the --weights file's, else 1.0.")
+    var alpha: Double?
+    @Option(help: "MobileNetV2 backbone weights: a Keras .h5 file (the ImageNet file Keras downloads, a model.save file, or Keras 3's .weights.h5) or Pinpoint safetensors.")
+    var weights: String?
     @Option(help: "Keep the MobileNetV2 backbone frozen (inference-mode BatchNorm, no gradients) for the first N epochs.")
     var freezeBackboneEpochs = 0
     @Flag(help: "Feed MobileNetV2 pixel / 255 as the tutorial does (a bug: Keras's MobileNetV2 expects [-1, 1]).")
@@ -122,8 +124,11 @@ struct Train: ParsableCommand {
 
     func validate() throws {
         guard model == "seed-cnn" || model == "mobilenetv2" else { throw ValidationError("unknown --model '\(model)' (known: seed-cnn, mobilenetv2)") }
-        if model == "seed-cnn" && (weights != nil || freezeBackboneEpochs > 0 || tutorialScaling) {
-            throw ValidationError("--weights, --freeze-backbone-epochs and --tutorial-scaling are for --model mobilenetv2")
+        if model == "seed-cnn" && (weights != nil || freezeBackboneEpochs > 0 || tutorialScaling || alpha != nil) {
+            throw ValidationError("--alpha, --weights, --freeze-backbone-epochs and --tutorial-scaling are for --model mobilenetv2")
+        }
+        if let alpha, !MobileNetV2.alphas.contains(alpha) {
+            throw ValidationError("--alpha \(alpha) is not a MobileNetV2 width Keras offers (\(MobileNetV2.alphas.map { String($0) }.joined(separator: ", ")))")
         }
         guard epochs > 0, batch > 0, lr > 0 else { throw ValidationError("--epochs, --batch and --lr must be positive") }
         guard BoxLoss.Kind(rawValue: boxLoss) != nil else {
@@ -170,7 +175,7 @@ struct Train: ParsableCommand {
 }
 
 /// The train command's work, shared with the demo. Returns the epoch history.
-func trainModel(callbacks: [any TrainingCallback] = [], architecture: String = "seed-cnn", alpha: Double = 1.0, weights: String? = nil, freezeBackboneEpochs: Int = 0,
+func trainModel(callbacks: [any TrainingCallback] = [], architecture: String = "seed-cnn", alpha: Double? = nil, weights: String? = nil, freezeBackboneEpochs: Int = 0,
                 tutorialScaling: Bool = false, trainPaths: [String], valPath: String,
                 boxLoss: BoxLoss.Kind = .meanSquaredError, boxL1: Float = 0, classWeight: Float = 1, epochs: Int, batch: Int, lr: Float, imageSize: Int?,
                 seed: UInt64, augmentation: BoxAugmentation? = nil, out: String, resume: Bool, quiet: Bool, log: String? = nil,
@@ -180,9 +185,16 @@ func trainModel(callbacks: [any TrainingCallback] = [], architecture: String = "
     let communicator = PinpointCommand.communicator
     let root = communicator.isRoot
     func say(_ line: String) { if root { print(line) } }
+    // A Keras weights file is read on rank 0, which alone loads weights; its alpha (from its
+    // shapes) goes to every rank as an index into Keras's list, which a Float carries exactly.
+    let kerasWeights = try weights.flatMap { root && KerasWeights.isHDF5($0) ? try KerasWeights(contentsOf: $0) : nil }
+    var widths: [Float] = [-1]
+    if alpha == nil, let kerasWeights { widths[0] = Float(MobileNetV2.alphas.firstIndex(of: try kerasWeights.mobileNetV2Alpha()) ?? -1) }
+    if alpha == nil && weights != nil { try communicator.broadcast(&widths) }
+    let width = alpha ?? (widths[0] >= 0 ? MobileNetV2.alphas[Int(widths[0])] : 1.0)
     // The input scaling depends on the architecture only; the image size comes from the records.
     var configuration = architecture == "seed-cnn" ? ModelConfiguration.seedCNN()
-        : ModelConfiguration.mobileNetV2(alpha: alpha, tutorialScaling: tutorialScaling)
+        : ModelConfiguration.mobileNetV2(alpha: width, tutorialScaling: tutorialScaling)
     // Sharding by file when there are at least as many files as ranks: rank r reads files r,
     // r + N, ..., in batches of its share; otherwise every rank reads every file and takes its
     // share of each global batch.
@@ -216,8 +228,17 @@ func trainModel(callbacks: [any TrainingCallback] = [], architecture: String = "
     say(describe(model))
     let twoHead = model as? TwoHeadLocalizer
     if let weights, let twoHead, root {
-        try twoHead.backbone.loadWeights(from: weights)
-        say("loaded backbone weights from \(weights)")
+        if let kerasWeights {
+            if let stated = kerasWeights.statedImageSize, let imageSize, stated != imageSize {
+                throw ValidationError("--image-size \(imageSize) does not match \(weights), whose names state \(stated)x\(stated) weights")
+            }
+            try twoHead.backbone.loadWeights(from: kerasWeights)
+            let note = kerasWeights.statedImageSize.map { $0 == size ? "" : ", stated for \($0)x\($0) and used at \(size)x\(size)" } ?? ""
+            say("loaded backbone weights from \(weights) (\(kerasWeights.layout.rawValue) layout, alpha \(width)\(note))")
+        } else {
+            try twoHead.backbone.loadWeights(from: weights)
+            say("loaded backbone weights from \(weights)")
+        }
     }
     let source: any BatchSource = sharded
         ? try ShardedBatchSource(LocalizationBatchSource(trainBatches, targets: configuration.tutorialTargets), globalBatch: batch,

@@ -200,6 +200,36 @@ final class CommandTests: XCTestCase {
         XCTAssertTrue(unknown.error.contains("unknown --box-loss 'iou' (known: mse, smoothl1, giou, diou, ciou)"), unknown.error)
     }
 
+    /// `--weights` takes Keras's own HDF5 files: the alpha comes from the file, a wrong one is
+    /// refused naming the tensor, and a damaged file is explained without HDF5's error stack.
+    func testTrainReadsKerasHDF5WeightsDirectly() throws {
+        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("PinpointModelsTests/Fixtures/keras_h5").path
+        let keras = fixtures + "/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_96_no_top.h5"
+        let pets = directory + "/pets", prep = directory + "/prep"
+        XCTAssertEqual(try pinpoint("synth", "--out", pets, "--count", "12", "--seed", "7").status, 0)
+        XCTAssertEqual(try pinpoint("prepare", "--data", pets, "--out", prep, "--size", "32", "--val-count", "2").status, 0)
+        func train(_ extra: [String]) throws -> Run {
+            try pinpoint(["train", "--model", "mobilenetv2", "--train", prep + "/loc_train.tfr", "--val", prep + "/loc_val.tfr",
+                          "--out", directory + "/m.safetensors", "--epochs", "1", "--batch", "4", "--quiet"] + extra)
+        }
+        let loaded = try train(["--weights", keras])
+        XCTAssertEqual(loaded.status, 0, loaded.error)
+        XCTAssertTrue(loaded.output.contains("(Keras 2 save_weights layout, alpha 0.35, stated for 96x96 and used at 32x32)"), loaded.output)
+        XCTAssertTrue(loaded.output.contains("Model: \"mobilenetv2_0.35_32_two_head\""), "alpha 0.35 from the file: \(loaded.output)")
+
+        let wrongAlpha = try train(["--weights", fixtures + "/classifier.weights.h5", "--alpha", "0.5"])
+        XCTAssertNotEqual(wrongAlpha.status, 0)
+        XCTAssertTrue(wrongAlpha.error.contains("classifier.weights.h5: block_1_project.kernel is [1, 1, 48, 8] in the file, [1, 1, 48, 16] in a MobileNetV2 of alpha 0.5; the file's shapes are those of alpha 0.35"), wrongAlpha.error)
+
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: keras))
+        try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: directory + "/half.h5"))
+        let damaged = try train(["--weights", directory + "/half.h5"])
+        XCTAssertNotEqual(damaged.status, 0)
+        XCTAssertTrue(damaged.error.contains("half.h5: "), damaged.error)
+        XCTAssertFalse(damaged.error.contains("HDF5-DIAG"), "HDF5's own error stack stays hidden: \(damaged.error)")
+    }
+
     /// Augmented training is inside the exact-resume guarantee: one epoch, then a resumed second,
     /// ends on the weights of two epochs in one go.
     func testAugmentedTrainingResumesAsOneRunAndShowDrawsTheDraws() throws {
