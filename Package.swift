@@ -57,7 +57,8 @@ let package = Package(
         .target(name: "PinpointLayers", dependencies: ["PinpointAutograd", "PinpointTensor"]),
         .target(name: "PinpointMetrics", dependencies: ["PinpointAutograd", "PinpointTensor"]),
         .target(name: "PinpointOptimizers", dependencies: ["CPinpointKernels", "PinpointAutograd", "PinpointTensor"]),
-        .target(name: "PinpointModels", dependencies: ["PinpointLayers", "PinpointOptimizers", "PinpointAutograd", "PinpointTensor", "CPinpointHDF5"]),
+        .target(name: "PinpointModels",
+                dependencies: ["PinpointLayers", "PinpointOptimizers", "PinpointAutograd", "PinpointTensor", "PinpointData", "CPinpointHDF5"]),
         .target(name: "PinpointTraining",
                 dependencies: ["PinpointModels", "PinpointData", "PinpointLayers", "PinpointMetrics", "PinpointOptimizers",
                                "PinpointAutograd", "PinpointTensor"]),
@@ -92,7 +93,7 @@ let package = Package(
             resources: [.copy("Fixtures")]),
         .testTarget(name: "PinpointModelsTests",
                     dependencies: ["PinpointModels", "PinpointLayers", "PinpointMetrics", "PinpointOptimizers", "PinpointAutograd",
-                                   "PinpointTensor"],
+                                   "PinpointTensor", "PinpointData"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "PinpointTrainingTests", dependencies: ["PinpointTraining"]),
         // Runs the built `pinpoint` executable; depending on it makes `swift build --build-tests` build it.

@@ -9,10 +9,14 @@ struct WireError: Error {
     let reason: String
 }
 
-struct WireWriter {
-    var bytes: [UInt8] = []
+/// Protocol-buffer wire format, written field by field: what tf.train.Example, TensorBoard's
+/// events and ONNX's ModelProto are made of.
+public struct WireWriter {
+    public var bytes: [UInt8] = []
 
-    mutating func varint(_ value: UInt64) {
+    public init() {}
+
+    public mutating func varint(_ value: UInt64) {
         var v = value
         while v >= 0x80 {
             bytes.append(UInt8(v & 0x7F) | 0x80)
@@ -21,28 +25,37 @@ struct WireWriter {
         bytes.append(UInt8(v))
     }
 
-    mutating func tag(_ field: Int, _ wireType: Int) { varint(UInt64(field << 3 | wireType)) }
+    public mutating func tag(_ field: Int, _ wireType: Int) { varint(UInt64(field << 3 | wireType)) }
 
-    mutating func lengthDelimited(_ field: Int, _ payload: [UInt8]) {
+    public mutating func lengthDelimited(_ field: Int, _ payload: [UInt8]) {
         tag(field, 2)
         varint(UInt64(payload.count))
         bytes += payload
     }
 
-    mutating func lengthDelimited(_ field: Int, _ build: (inout WireWriter) -> Void) {
+    public mutating func lengthDelimited(_ field: Int, _ build: (inout WireWriter) -> Void) {
         var inner = WireWriter()
         build(&inner)
         lengthDelimited(field, inner.bytes)
     }
 
     /// A double (wire type 1, little-endian).
-    mutating func fixed64(_ field: Int, _ value: Double) {
+    public mutating func fixed64(_ field: Int, _ value: Double) {
         tag(field, 1)
         for i in 0..<8 { bytes.append(UInt8(truncatingIfNeeded: value.bitPattern >> (8 * UInt64(i)))) }
     }
 
+    /// A varint field (wire type 0): int32, int64 and enum values.
+    public mutating func varintField(_ field: Int, _ value: Int64) {
+        tag(field, 0)
+        varint(UInt64(bitPattern: value))
+    }
+
+    /// A string field.
+    public mutating func string(_ field: Int, _ value: String) { lengthDelimited(field, Array(value.utf8)) }
+
     /// A float (wire type 5, little-endian).
-    mutating func fixed32(_ field: Int, _ value: Float) {
+    public mutating func fixed32(_ field: Int, _ value: Float) {
         tag(field, 5)
         for i in 0..<4 { bytes.append(UInt8(truncatingIfNeeded: value.bitPattern >> (8 * UInt32(i)))) }
     }
@@ -75,7 +88,7 @@ struct WireReader {
     }
 
     /// The next field's number and wire type.
-    mutating func tag() throws(WireError) -> (field: Int, wireType: Int) {
+    public mutating func tag() throws(WireError) -> (field: Int, wireType: Int) {
         let key = try varint()
         guard key >> 3 > 0, key >> 3 <= UInt64(Int32.max) else { throw WireError(offset: base + position, reason: "invalid field number") }
         return (Int(key >> 3), Int(key & 7))
@@ -92,7 +105,7 @@ struct WireReader {
         return WireReader(UnsafeRawBufferPointer(rebasing: bytes[start..<position]), base: base + start)
     }
 
-    mutating func fixed32() throws(WireError) -> UInt32 {
+    public mutating func fixed32() throws(WireError) -> UInt32 {
         guard bytes.count - position >= 4 else { throw WireError(offset: base + position, reason: "truncated fixed32") }
         var value: UInt32 = 0
         for i in 0..<4 { value |= UInt32(bytes[position + i]) << (8 * i) }
