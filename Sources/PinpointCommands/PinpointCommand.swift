@@ -13,6 +13,6 @@ public struct PinpointCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "pinpoint",
         abstract: "Bounding-box localization on Linux, in Swift.",
-        subcommands: [Demo.self, Synth.self, Prepare.self, TFRecordCommand.self, Show.self, Summary.self, Train.self,
+        subcommands: [Demo.self, Synth.self, Prepare.self, TFRecordCommand.self, Show.self, Summary.self, Train.self, Export.self,
                       Evaluate.self, Predict.self, Plot.self, Bench.self, CPU.self])
 }
