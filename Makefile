@@ -5,7 +5,7 @@ SWIFT ?= swift
 # CPU's instruction set at run time (Docs/Architecture.md), so no -target-cpu flag is needed.
 RELEASE := -c release
 
-.PHONY: demo test test-distributed build-distributed bench fuzz deps deps-mpi build clean
+.PHONY: demo test test-distributed build-distributed test-serve serve bench fuzz deps deps-mpi build clean
 
 demo: deps
 	$(SWIFT) build $(RELEASE) --product pinpoint
@@ -34,6 +34,7 @@ test: deps
 	if [ "$$best" = avx512 ]; then $(call extra_suite,PINPOINT_GEMM=openblas,gemm); fi; \
 	echo "== the suite with the default kernel set ($$best)"
 	$(SWIFT) test --skip-build --disable-swift-testing
+	@$(MAKE) --no-print-directory test-serve
 	@if pkg-config --exists ompi-c 2>/dev/null && command -v mpirun >/dev/null 2>&1; then \
 		$(MAKE) --no-print-directory test-distributed; \
 	else \
@@ -47,6 +48,17 @@ test-distributed: deps-mpi
 	@echo "== Distributed/: data-parallel training under mpirun"
 	cd Distributed && $(SWIFT) build -c release --build-tests && $(SWIFT) build -c release --product pinpoint \
 		&& $(SWIFT) test -c release --skip-build --disable-swift-testing
+
+# The prediction service (Serve/, a package of its own on Hummingbird; Docs/Serve.md): its
+# tests run real HTTP on loopback ports.
+test-serve: deps
+	@echo "== Serve/: the prediction service over HTTP"
+	cd Serve && $(SWIFT) build --build-tests && $(SWIFT) test --skip-build --disable-swift-testing
+
+# Starts the service in the foreground: make serve ARGS="--model cnn.safetensors --port 8080".
+serve: deps
+	cd Serve && $(SWIFT) build -c release --product pinpoint-serve
+	Serve/.build/release/pinpoint-serve $(ARGS)
 
 # The distributed command line (Distributed/.build/release/pinpoint-mpi): the same commands, run alone
 # or under `mpirun -np N`.
