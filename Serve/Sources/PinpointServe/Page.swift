@@ -51,13 +51,14 @@ async function predict(blob) {
     g.drawImage(image, 0, 0);
     const [x0, y0, x1, y1] = answer.box, line = Math.max(2, Math.min(image.naturalWidth, image.naturalHeight) / 150);
     g.lineWidth = line; g.strokeStyle = "#e00"; g.strokeRect(x0, y0, x1 - x0, y1 - y0);
-    const label = answer.class ? answer.class + " " + (100 * answer.probability).toFixed(1) + "%" : "box";
+    const label = answer.class ? answer.class + " " + (100 * answer.probability).toFixed(1) + "%" : "head";
     g.font = Math.max(14, Math.round(image.naturalHeight / 20)) + "px sans-serif";
     const height = parseInt(g.font), width = g.measureText(label).width + 8;
     g.fillStyle = "#e00"; g.fillRect(x0, Math.max(0, y0 - height - 6), width, height + 6);
     g.fillStyle = "#fff"; g.fillText(label, x0 + 4, Math.max(height, y0 - 5));
     canvas.style.display = "block";
-    result.textContent = label + ": box (" + answer.box.map(v => v.toFixed(1)).join(", ") + ") in " + answer.elapsed_ms.toFixed(1) + " ms";
+    result.textContent = (answer.class ? label + ", " : "") + "box (" + answer.box.map(v => v.toFixed(1)).join(", ") +
+      ") in the image's pixels, " + answer.elapsed_ms.toFixed(1) + " ms";
   };
   image.src = URL.createObjectURL(blob);
 }

@@ -43,6 +43,7 @@ struct PinpointServeCommand: AsyncParsableCommand {
         }
         let c = loaded.configuration
         print("serving \(model) (\(c.architecture) at \(c.imageSize)x\(c.imageSize)) on http://\(host):\(port)/, batches of up to \(maxBatch)")
+        fflush(nil)  // the line reaches a log file before the server starts
         try await makeApplication(Predictor(loaded, maximumBatch: maxBatch, wait: options.batchWait), options: options).runService()
     }
 }
