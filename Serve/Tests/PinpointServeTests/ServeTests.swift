@@ -172,4 +172,44 @@ final class ServeTests: XCTestCase {
         XCTAssertLessThan(batches, 200, "concurrent requests share forward passes")
         print("200 requests from 16 clients in \(batches) forward passes")
     }
+
+    /// SIGTERM while a request waits in the batcher: the request is answered, then the process
+    /// exits cleanly and the port stops answering.
+    func testSIGTERMLetsTheRequestInFlightFinish() async throws {
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("pinpoint-serve")
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: executable.path), "pinpoint-serve not built next to the tests")
+        let port = 20_000 + Int(getpid() % 20_000)
+        let process = Process()
+        process.executableURL = executable
+        // A batch wait of 1.5 s keeps the request in flight while the signal arrives.
+        process.arguments = ["--model", Self.checkpoint, "--port", String(port), "--batch-wait-ms", "1500", "--max-batch", "4"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+        let session = URLSession(configuration: .ephemeral)
+        let health = URL(string: "http://127.0.0.1:\(port)/healthz")!
+        var up = false
+        for _ in 0..<100 where !up {
+            up = (try? await session.data(from: health)).map { ($0.1 as? HTTPURLResponse)?.statusCode == 200 } ?? false
+            if !up { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        XCTAssertTrue(up, "the service started")
+        let png = try ImageCodec.encodePNG(Self.picture(2))
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/predict")!)
+        request.httpMethod = "POST"
+        request.httpBody = Data(png)
+        let inFlight = Task { try await session.data(for: request) }
+        try await Task.sleep(for: .milliseconds(400))
+        kill(process.processIdentifier, SIGTERM)
+        let (data, response) = try await inFlight.value
+        XCTAssertEqual((response as? HTTPURLResponse)?.statusCode, 200, String(decoding: data, as: UTF8.self))
+        let box = (try JSONSerialization.jsonObject(with: data) as? [String: Any])?["box"] as? [Double] ?? []
+        for (got, want) in zip(box, try Self.expected(png)) { XCTAssertEqual(got, want, accuracy: 1e-6 * max(1, abs(want))) }
+        for _ in 0..<50 where process.isRunning { try await Task.sleep(for: .milliseconds(100)) }
+        XCTAssertFalse(process.isRunning, "the process exits after the signal")
+        XCTAssertEqual(process.terminationStatus, 0)
+        let after = try? await session.data(from: health)
+        XCTAssertNil(after, "nothing answers on the port any more")
+    }
 }
