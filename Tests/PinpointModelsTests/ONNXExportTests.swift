@@ -7,17 +7,18 @@ import PinpointTensor
 import XCTest
 
 /// The ONNX export against onnxruntime (Fixtures/onnx/make_onnx_fixtures.py): the script exported
-/// both architectures with `pinpoint export`, passed them through `onnx.checker` and ran them; here
-/// the same models (weights from the script's formula) export to the very same bytes, and
-/// Pinpoint's predictions equal onnxruntime's within 1e-4.
+/// both architectures, at sizes with even and odd feature maps, with `pinpoint export`, passed
+/// them through `onnx.checker` and ran them; here the same models (weights from the script's
+/// formula) export to the very same bytes, and Pinpoint's predictions equal onnxruntime's within
+/// 1e-4.
 final class ONNXExportTests: XCTestCase {
     struct Fixture: Decodable {
         struct Spread: Decodable { let name: String; let scale: Double; let offset: Double }
         struct Model: Decodable {
-            let architecture: String; let alpha: Double?; let tensors: [Spread]; let onnx_sha256: String; let opset: Int
+            let architecture: String; let image_size: Int; let alpha: Double?; let tensors: [Spread]; let onnx_sha256: String; let opset: Int
             let outputs: [String: [Float]]
         }
-        let image_size: Int; let images: Int; let models: [Model]
+        let images: Int; let models: [Model]
     }
 
     static let fixture = try! JSONDecoder().decode(
@@ -31,15 +32,16 @@ final class ONNXExportTests: XCTestCase {
     }
 
     func testExportedModelsRunInOnnxruntimeAsPinpointRunsThem() throws {
-        let f = Self.fixture, size = f.image_size
-        let images: [[UInt8]] = (0..<f.images).map { (n: Int) -> [UInt8] in
-            (0..<(size * size * 3)).map { (i: Int) -> UInt8 in UInt8((i * 7919 + n * 104729) % 256) }
-        }
+        let f = Self.fixture
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pinpoint-onnx-\(UUID())").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        XCTAssertEqual(f.models.map(\.architecture), ["seed-cnn", "mobilenetv2"])
+        XCTAssertEqual(f.models.map { "\($0.architecture) \($0.image_size)" }, ["seed-cnn 32", "mobilenetv2 32", "seed-cnn 36", "mobilenetv2 40"])
         for m in f.models {
+            let size = m.image_size, name = "\(m.architecture)-\(size)"
+            let images: [[UInt8]] = (0..<f.images).map { (n: Int) -> [UInt8] in
+                (0..<(size * size * 3)).map { (i: Int) -> UInt8 in UInt8((i * 7919 + n * 104729) % 256) }
+            }
             let configuration = m.architecture == "seed-cnn" ? ModelConfiguration.seedCNN(imageSize: size)
                 : ModelConfiguration.mobileNetV2(alpha: m.alpha!, imageSize: size)
             let model = try configuration.makeModel(seed: 0)
@@ -51,11 +53,11 @@ final class ONNXExportTests: XCTestCase {
             }
             var checkpoint = Checkpoint(metadata: configuration.metadata)
             checkpoint.add(model.weights)
-            try checkpoint.write(to: directory + "/\(m.architecture).safetensors")
-            let loaded = try LoadedModel(contentsOf: directory + "/\(m.architecture).safetensors")
+            try checkpoint.write(to: directory + "/\(name).safetensors")
+            let loaded = try LoadedModel(contentsOf: directory + "/\(name).safetensors")
 
             let exported = try ONNXExport(loaded).serialized()
-            XCTAssertEqual(SHA256.hex([UInt8](exported)), m.onnx_sha256, "\(m.architecture): the graph onnxruntime ran")
+            XCTAssertEqual(SHA256.hex([UInt8](exported)), m.onnx_sha256, "\(name): the graph onnxruntime ran")
             XCTAssertEqual(m.opset, ONNXExport.opset)
 
             let predicted = try loaded.predict(images).scalars
@@ -66,11 +68,11 @@ final class ONNXExportTests: XCTestCase {
                 box += row.suffix(4)
                 classes += row.prefix(columns - 4)
             }
-            for (name, ours) in [("box", box), ("class_probabilities", classes)] where !ours.isEmpty {
-                let theirs = try XCTUnwrap(m.outputs[name], "\(m.architecture) has \(name)")
+            for (output, ours) in [("box", box), ("class_probabilities", classes)] where !ours.isEmpty {
+                let theirs = try XCTUnwrap(m.outputs[output], "\(name) has \(output)")
                 XCTAssertEqual(ours.count, theirs.count)
                 let worst = zip(ours, theirs).map { abs($0 - $1) }.max()!
-                XCTAssertLessThanOrEqual(worst, 1e-4, "\(m.architecture) \(name): worst difference \(worst)")
+                XCTAssertLessThanOrEqual(worst, 1e-4, "\(name) \(output): worst difference \(worst)")
             }
             XCTAssertEqual(Set(m.outputs.keys), configuration.hasClassHead ? ["box", "class_probabilities"] : ["box"])
         }

@@ -1,7 +1,9 @@
 """Exports two models with `pinpoint export`, checks them with onnx.checker and runs them in
 onnxruntime, and writes onnx_outputs.json, the reference for ONNXExportTests.
 
-The models are the tutorial's CNN and the two-head MobileNetV2 (alpha 0.35), both at 32x32, with
+The models are the tutorial's CNN and the two-head MobileNetV2 (alpha 0.35), at 32x32 and at
+sizes that make odd feature maps on the way down (the CNN at 36: 18, 9, 5, 3; MobileNetV2 at 40:
+20, 10, 5, 3, 2), so that SAME pooling and Keras's asymmetric strided padding are exercised, with
 every tensor set by a formula the Swift test repeats (so no checkpoint is committed): tensor k of
 the names in sorted order, element i, is offset + scale * (((i * 2654435761 + k * 40503) mod 2^32)
 / 2^32 - 0.5), with the scale and offset chosen by the tensor's kind. The images are uint8,
@@ -25,7 +27,8 @@ import onnx
 import onnxruntime
 
 HERE = pathlib.Path(__file__).parent
-SIZE, COUNT = 32, 3
+COUNT = 3
+MODELS = [("seed-cnn", 32), ("mobilenetv2", 32), ("seed-cnn", 36), ("mobilenetv2", 40)]
 
 
 def formula(count, k, scale, offset):
@@ -70,18 +73,21 @@ def write_safetensors(path, header, tensors):
 
 def main():
     pinpoint = sys.argv[1] if len(sys.argv) > 1 else ".build/release/pinpoint"
-    images = np.stack([((np.arange(SIZE * SIZE * 3, dtype=np.int64) * 7919 + n * 104729) % 256).astype(np.uint8).reshape(SIZE, SIZE, 3)
-                       for n in range(COUNT)])
     fixture = {"source": f"onnx {onnx.__version__}, onnxruntime {onnxruntime.__version__}; {pathlib.Path(__file__).name}",
-               "image_size": SIZE, "images": COUNT, "models": []}
+               "images": COUNT, "models": []}
     with tempfile.TemporaryDirectory() as d:
         run = lambda *a: subprocess.run([pinpoint, *a], check=True, capture_output=True, text=True)
         run("synth", "--out", f"{d}/pets", "--count", "12")
-        run("prepare", "--data", f"{d}/pets", "--out", f"{d}/prep", "--size", str(SIZE), "--val-count", "2")
-        for architecture, extra in [("seed-cnn", []), ("mobilenetv2", ["--alpha", "0.35"])]:
-            checkpoint, exported = f"{d}/{architecture}.safetensors", f"{d}/{architecture}.onnx"
+        for architecture, size in MODELS:
+            extra = ["--alpha", "0.35"] if architecture == "mobilenetv2" else []
+            prep = f"{d}/prep{size}"
+            if not pathlib.Path(prep).exists():
+                run("prepare", "--data", f"{d}/pets", "--out", prep, "--size", str(size), "--val-count", "2")
+            images = np.stack([((np.arange(size * size * 3, dtype=np.int64) * 7919 + n * 104729) % 256).astype(np.uint8).reshape(size, size, 3)
+                               for n in range(COUNT)])
+            checkpoint, exported = f"{d}/{architecture}-{size}.safetensors", f"{d}/{architecture}-{size}.onnx"
             # A checkpoint for its names, shapes and metadata; the values are then the formula's.
-            run("train", "--model", architecture, *extra, "--train", f"{d}/prep/loc_train.tfr", "--val", f"{d}/prep/loc_val.tfr",
+            run("train", "--model", architecture, *extra, "--train", f"{prep}/loc_train.tfr", "--val", f"{prep}/loc_val.tfr",
                 "--epochs", "1", "--batch", "4", "--out", checkpoint, "--quiet")
             header = read_safetensors(checkpoint)
             names = sorted(n for n in header if n != "__metadata__" and not n.startswith("optimizer."))
@@ -98,14 +104,14 @@ def main():
             session = onnxruntime.InferenceSession(exported, providers=["CPUExecutionProvider"])
             outputs = dict(zip([o.name for o in session.get_outputs()], session.run(None, {"image": images})))
             fixture["models"].append({
-                "architecture": architecture, "alpha": 0.35 if architecture == "mobilenetv2" else None,
+                "architecture": architecture, "image_size": size, "alpha": 0.35 if architecture == "mobilenetv2" else None,
                 "tensors": [{"name": n, "scale": spread(n, header[n]["shape"])[0], "offset": spread(n, header[n]["shape"])[1]} for n in names],
                 "onnx_sha256": hashlib.sha256(pathlib.Path(exported).read_bytes()).hexdigest(),
                 "opset": model.opset_import[0].version,
                 "inputs": [(i.name, [dim.dim_param or dim.dim_value for dim in i.type.tensor_type.shape.dim]) for i in model.graph.input],
                 "outputs": {name: value.reshape(-1).tolist() for name, value in outputs.items()},
             })
-            print(architecture, {n: v.shape for n, v in outputs.items()})
+            print(architecture, size, {n: v.shape for n, v in outputs.items()})
     (HERE / "onnx_outputs.json").write_text(json.dumps(fixture, indent=0) + "\n")
 
 
