@@ -17,54 +17,94 @@ private func bicubic(_ x: Double) -> Double {
     return 0
 }
 
-/// For each output position: the first input index and fixed-point weights of the inputs it reads.
-private func coefficients(input: Int, output: Int) -> (starts: [Int], weights: [[Int32]]) {
-    let scale = Double(input) / Double(output)
-    let filterScale = max(scale, 1)
-    let support = 2.0 * filterScale
-    var starts: [Int] = [], weights: [[Int32]] = []
-    for o in 0..<output {
-        let center = (Double(o) + 0.5) * scale
-        let lo = max(Int(center - support + 0.5), 0)
-        let hi = min(Int(center + support + 0.5), input)
-        var k = (lo..<hi).map { bicubic((Double($0) - center + 0.5) / filterScale) }
-        let total = k.reduce(0, +)
-        if total != 0 { k = k.map { $0 / total } }
-        starts.append(lo)
-        weights.append(k.map { w in Int32(w < 0 ? -0.5 + w * Double(1 << precisionBits) : 0.5 + w * Double(1 << precisionBits)) })
-    }
-    return (starts, weights)
-}
+/// For each output position: the first input it reads, how many it reads, and their fixed-point
+/// weights, `taps` slots per output (zero-padded), as Pillow's precompute_coeffs lays them out.
+private struct Coefficients {
+    var starts: [Int] = [], counts: [Int] = []
+    var taps = 0
+    var weights: [Int32] = []
 
-@inline(__always)
-private func clip8(_ value: Int64) -> UInt8 {
-    let v = value >> Int64(precisionBits)
-    return v < 0 ? 0 : v > 255 ? 255 : UInt8(v)
-}
-
-/// One 8-bit resampling pass along an axis of an interleaved RGB image: `lines` lines across the
-/// axis, a pixel `pixelStride` bytes from the next along it and `lineStride` from the next line;
-/// into `dst`, whose strides are `outPixelStride` and `outLineStride`. `outputsOuter` walks the
-/// outputs in the outer loop (the vertical pass: each output row is then written in order, its
-/// input rows read in order), otherwise the lines (the horizontal pass: row by row).
-private func resamplePass(_ src: UnsafeBufferPointer<UInt8>, lines: Int, pixelStride: Int, lineStride: Int,
-                          _ c: (starts: [Int], weights: [[Int32]]), into dst: UnsafeMutableBufferPointer<UInt8>,
-                          outPixelStride: Int, outLineStride: Int, outputsOuter: Bool) {
-    let half = Int64(1) << Int64(precisionBits - 1)
-    @inline(__always) func resample(_ line: Int, _ o: Int) {
-        var r = half, g = half, b = half
-        let start = c.starts[o]
-        for (j, w) in c.weights[o].enumerated() {
-            let i = line * lineStride + (start + j) * pixelStride
-            r += Int64(src[i]) * Int64(w); g += Int64(src[i + 1]) * Int64(w); b += Int64(src[i + 2]) * Int64(w)
+    init(input: Int, output: Int) {
+        let scale = Double(input) / Double(output)
+        let filterScale = max(scale, 1)
+        let support = 2.0 * filterScale
+        var rows: [[Int32]] = []
+        for o in 0..<output {
+            let center = (Double(o) + 0.5) * scale
+            let lo = max(Int(center - support + 0.5), 0)
+            let hi = min(Int(center + support + 0.5), input)
+            var k = (lo..<hi).map { bicubic((Double($0) - center + 0.5) / filterScale) }
+            let total = k.reduce(0, +)
+            if total != 0 { k = k.map { $0 / total } }
+            starts.append(lo)
+            counts.append(k.count)
+            rows.append(k.map { w in Int32(w < 0 ? -0.5 + w * Double(1 << precisionBits) : 0.5 + w * Double(1 << precisionBits)) })
         }
-        let q = line * outLineStride + o * outPixelStride
-        dst[q] = clip8(r); dst[q + 1] = clip8(g); dst[q + 2] = clip8(b)
+        taps = rows.map(\.count).max() ?? 0
+        weights = rows.flatMap { $0 + [Int32](repeating: 0, count: taps - $0.count) }
     }
-    if outputsOuter {
-        for o in c.starts.indices { for line in 0..<lines { resample(line, o) } }
-    } else {
-        for line in 0..<lines { for o in c.starts.indices { resample(line, o) } }
+}
+
+/// Pillow's clip8: the 8-bit value of a fixed-point sum.
+@inline(__always)
+private func clip8(_ value: Int32) -> UInt8 {
+    let v = value >> Int32(precisionBits)
+    return v < 0 ? 0 : v > 255 ? 255 : UInt8(truncatingIfNeeded: v)
+}
+
+/// Half of the fixed-point unit, which every sum starts from so that the shift rounds.
+private let half = Int32(1) << Int32(precisionBits - 1)
+
+// The sums are Int32, as Pillow's are (`int`): a pixel's weights add up to one, their absolute
+// values to under 1.3, so 255 times them stays far below Int32's range.
+
+/// The horizontal pass over `lines` rows of interleaved RGB: each output pixel a weighted sum of
+/// consecutive input pixels. A pixel's three channels are summed as one 4-lane vector loaded from
+/// 4 bytes (the fourth, the next pixel's red, is multiplied and dropped); only the image's very
+/// last pixel has no byte after it, and outputs that read it are summed channel by channel.
+private func resampleRows(_ src: UnsafePointer<UInt8>, lines: Int, inputWidth: Int, _ c: Coefficients,
+                          into dst: UnsafeMutablePointer<UInt8>) {
+    let outputs = c.starts.count
+    c.weights.withUnsafeBufferPointer { weights in
+        for line in 0..<lines {
+            let row = src + line * inputWidth * 3, out = dst + line * outputs * 3
+            for o in 0..<outputs {
+                let p = row + c.starts[o] * 3, w = weights.baseAddress! + o * c.taps, count = c.counts[o]
+                if line < lines - 1 || c.starts[o] + count < inputWidth {
+                    var sum = SIMD4<Int32>(repeating: half)
+                    for j in 0..<count {
+                        let pixel = UnsafeRawPointer(p + 3 * j).loadUnaligned(as: SIMD4<UInt8>.self)
+                        sum &+= SIMD4<Int32>(truncatingIfNeeded: pixel) &* w[j]
+                    }
+                    out[3 * o] = clip8(sum[0]); out[3 * o + 1] = clip8(sum[1]); out[3 * o + 2] = clip8(sum[2])
+                } else {
+                    var r = half, g = half, b = half
+                    for j in 0..<count {
+                        let k = w[j]
+                        r &+= Int32(p[3 * j]) &* k; g &+= Int32(p[3 * j + 1]) &* k; b &+= Int32(p[3 * j + 2]) &* k
+                    }
+                    out[3 * o] = clip8(r); out[3 * o + 1] = clip8(g); out[3 * o + 2] = clip8(b)
+                }
+            }
+        }
+    }
+}
+
+/// The vertical pass: each output row a weighted sum of consecutive input rows, accumulated a
+/// whole row of bytes at a time so that the inner loop runs over contiguous memory (and vectorizes).
+private func resampleColumns(_ src: UnsafePointer<UInt8>, rowBytes: Int, _ c: Coefficients, into dst: UnsafeMutablePointer<UInt8>) {
+    var sums = [Int32](repeating: 0, count: rowBytes)
+    sums.withUnsafeMutableBufferPointer { sums in
+        let acc = sums.baseAddress!
+        for o in c.starts.indices {
+            for x in 0..<rowBytes { acc[x] = half }
+            for j in 0..<c.counts[o] {
+                let k = c.weights[o * c.taps + j], row = src + (c.starts[o] + j) * rowBytes
+                for x in 0..<rowBytes { acc[x] &+= Int32(row[x]) &* k }
+            }
+            let out = dst + o * rowBytes
+            for x in 0..<rowBytes { out[x] = clip8(acc[x]) }
+        }
     }
 }
 
@@ -81,12 +121,10 @@ extension RGBImage {
     /// The horizontal pass: each row resampled to `newWidth` pixels.
     private func resampled(width newWidth: Int) -> RGBImage {
         if newWidth == width { return self }
-        var out = [UInt8](repeating: 0, count: height * newWidth * 3)
-        pixels.withUnsafeBufferPointer { src in
-            out.withUnsafeMutableBufferPointer { dst in
-                resamplePass(src, lines: height, pixelStride: 3, lineStride: width * 3, coefficients(input: width, output: newWidth),
-                             into: dst, outPixelStride: 3, outLineStride: newWidth * 3, outputsOuter: false)
-            }
+        let c = Coefficients(input: width, output: newWidth)
+        let out = [UInt8](unsafeUninitializedCapacity: height * newWidth * 3) { buffer, count in
+            pixels.withUnsafeBufferPointer { resampleRows($0.baseAddress!, lines: height, inputWidth: width, c, into: buffer.baseAddress!) }
+            count = height * newWidth * 3
         }
         return RGBImage(width: newWidth, height: height, pixels: out)
     }
@@ -94,12 +132,10 @@ extension RGBImage {
     /// The vertical pass: each column resampled to `newHeight` pixels.
     private func resampled(height newHeight: Int) -> RGBImage {
         if newHeight == height { return self }
-        var out = [UInt8](repeating: 0, count: newHeight * width * 3)
-        pixels.withUnsafeBufferPointer { src in
-            out.withUnsafeMutableBufferPointer { dst in
-                resamplePass(src, lines: width, pixelStride: width * 3, lineStride: 3, coefficients(input: height, output: newHeight),
-                             into: dst, outPixelStride: width * 3, outLineStride: 3, outputsOuter: true)
-            }
+        let c = Coefficients(input: height, output: newHeight)
+        let out = [UInt8](unsafeUninitializedCapacity: newHeight * width * 3) { buffer, count in
+            pixels.withUnsafeBufferPointer { resampleColumns($0.baseAddress!, rowBytes: width * 3, c, into: buffer.baseAddress!) }
+            count = newHeight * width * 3
         }
         return RGBImage(width: width, height: newHeight, pixels: out)
     }
