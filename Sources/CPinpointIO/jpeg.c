@@ -40,6 +40,7 @@ static void setup_errors(error_manager *e, char *message, size_t size) {
 }
 
 int pinpoint_jpeg_decode(const unsigned char *data, size_t size, size_t max_pixels, int header_only,
+                         int draft_width, int draft_height,
                          pinpoint_image_info *info, unsigned char **pixels, char *error, size_t error_size) {
     struct jpeg_decompress_struct cinfo;
     error_manager err;
@@ -63,6 +64,8 @@ int pinpoint_jpeg_decode(const unsigned char *data, size_t size, size_t max_pixe
     info->bit_depth = 8;
     info->flag = cinfo.saw_Adobe_marker;
     info->progressive = cinfo.progressive_mode;
+    info->decoded_width = info->width;
+    info->decoded_height = info->height;
     if ((size_t)cinfo.image_width * cinfo.image_height > max_pixels) {
         snprintf(error, error_size, "declared size %ux%u exceeds the limit of %zu pixels", cinfo.image_width,
                  cinfo.image_height, max_pixels);
@@ -72,6 +75,16 @@ int pinpoint_jpeg_decode(const unsigned char *data, size_t size, size_t max_pixe
     if (header_only) {
         jpeg_destroy_decompress(&cinfo);
         return 0;
+    }
+    if (draft_width > 0 && draft_height > 0) {
+        // Pillow's JpegImageFile.draft: the whole-number reduction both sides allow, rounded
+        // down to 8, 4, 2 or 1.
+        unsigned int fits_x = cinfo.image_width / (unsigned int)draft_width;
+        unsigned int fits_y = cinfo.image_height / (unsigned int)draft_height;
+        unsigned int fits = fits_x < fits_y ? fits_x : fits_y;
+        unsigned int denominator = fits >= 8 ? 8 : fits >= 4 ? 4 : fits >= 2 ? 2 : 1;
+        cinfo.scale_num = 1;
+        cinfo.scale_denom = denominator;
     }
     jpeg_start_decompress(&cinfo);
     size_t stride = (size_t)cinfo.output_width * cinfo.output_components;
@@ -87,6 +100,8 @@ int pinpoint_jpeg_decode(const unsigned char *data, size_t size, size_t max_pixe
     }
     jpeg_finish_decompress(&cinfo);
     info->color = cinfo.output_components;
+    info->decoded_width = (int)cinfo.output_width;
+    info->decoded_height = (int)cinfo.output_height;
     jpeg_destroy_decompress(&cinfo);
     *pixels = buffer;
     return 0;

@@ -65,6 +65,8 @@ int pinpoint_png_decode(const unsigned char *data, size_t size, size_t max_pixel
     png_uint_32 width = png_get_image_width(png, pinfo), height = png_get_image_height(png, pinfo);
     info->width = (int)width;
     info->height = (int)height;
+    info->decoded_width = (int)width;
+    info->decoded_height = (int)height;
     info->color = png_get_color_type(png, pinfo);
     info->bit_depth = png_get_bit_depth(png, pinfo);
     info->flag = png_get_valid(png, pinfo, PNG_INFO_tRNS) ? 1 : 0;

@@ -81,15 +81,27 @@ public enum ImageCodec {
 
     /// Reads the header only.
     public static func info(of bytes: [UInt8], file: String? = nil) throws(ImageError) -> ImageInfo {
-        try run(bytes, file: file, toRGB: false, maximumPixels: maximumPixels).info
+        try run(bytes, file: file, toRGB: false, maximumPixels: maximumPixels, draft: nil).info
     }
 
     /// Decodes to RGB, converting other modes as Pillow's `convert("RGB")` does, and reports the
-    /// file's own mode. An image declaring more than `maximumPixels` pixels is refused before
-    /// anything is allocated.
-    public static func decode(_ bytes: [UInt8], file: String? = nil,
-                              maximumPixels: Int = ImageCodec.maximumPixels) throws(ImageError) -> (info: ImageInfo, image: RGBImage) {
-        let (info, image) = try run(bytes, file: file, toRGB: true, maximumPixels: maximumPixels)
+    /// file's own mode and size. An image declaring more than `maximumPixels` pixels is refused
+    /// before anything is allocated.
+    ///
+    /// With a `draft` size, a JPEG is decoded at 1/2, 1/4 or 1/8 of its size inside libjpeg's
+    /// IDCT, the smallest of these that is still at least `draft` on both sides, exactly as
+    /// Pillow's `Image.draft("RGB", draft)` does (`Image.thumbnail` uses it). A photo several
+    /// times the model's input then costs a fraction of a full decode and of the resize after
+    /// it, and the pixels differ slightly from the full decode's. `info` keeps the file's own
+    /// size, the image is the reduced one; PNGs always decode at full size.
+    ///
+    /// ```swift
+    /// let (info, image) = try ImageCodec.decode(bytes, draft: (224, 224))   // 752x800 -> 376x400
+    /// let input = image.resized(width: 224, height: 224)
+    /// ```
+    public static func decode(_ bytes: [UInt8], file: String? = nil, maximumPixels: Int = ImageCodec.maximumPixels,
+                              draft: (width: Int, height: Int)? = nil) throws(ImageError) -> (info: ImageInfo, image: RGBImage) {
+        let (info, image) = try run(bytes, file: file, toRGB: true, maximumPixels: maximumPixels, draft: draft)
         guard let image else { throw ImageError(file: file, reason: "the decoder returned no pixels") }
         return (info, image)
     }
@@ -102,14 +114,16 @@ public enum ImageCodec {
         try info(of: readFile(path), file: path)
     }
 
-    static func readFile(_ path: String) throws(ImageError) -> [UInt8] {
+    /// The file's bytes, or an error naming it.
+    public static func readFile(_ path: String) throws(ImageError) -> [UInt8] {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ImageError(file: path, reason: FileManager.default.fileExists(atPath: path) ? "cannot be read" : "no such file")
         }
         return [UInt8](data)
     }
 
-    private static func run(_ bytes: [UInt8], file: String?, toRGB: Bool, maximumPixels: Int) throws(ImageError) -> (info: ImageInfo, image: RGBImage?) {
+    private static func run(_ bytes: [UInt8], file: String?, toRGB: Bool, maximumPixels: Int,
+                            draft: (width: Int, height: Int)?) throws(ImageError) -> (info: ImageInfo, image: RGBImage?) {
         guard !bytes.isEmpty else { throw ImageError(file: file, reason: "empty file") }
         guard let format = format(of: bytes) else {
             let head = bytes.prefix(4).map { String(format: "%02x", $0) }.joined(separator: " ")
@@ -121,7 +135,8 @@ public enum ImageCodec {
         let status = bytes.withUnsafeBufferPointer { b in
             switch format {
             case .jpeg:
-                pinpoint_jpeg_decode(b.baseAddress, b.count, maximumPixels, toRGB ? 0 : 1, &raw, &pixels, &message, message.count)
+                pinpoint_jpeg_decode(b.baseAddress, b.count, maximumPixels, toRGB ? 0 : 1, Int32(clamping: max(draft?.width ?? 0, 0)),
+                                     Int32(clamping: max(draft?.height ?? 0, 0)), &raw, &pixels, &message, message.count)
             case .png:
                 pinpoint_png_decode(b.baseAddress, b.count, maximumPixels, toRGB ? 1 : 0, &raw, &pixels, &message, message.count)
             }
@@ -132,7 +147,8 @@ public enum ImageCodec {
         }
         let info = ImageInfo(format: format, mode: mode(format, raw), width: Int(raw.width), height: Int(raw.height))
         guard toRGB, let pixels else { return (info, nil) }
-        let count = info.width * info.height
+        let width = Int(raw.decoded_width), height = Int(raw.decoded_height)
+        let count = width * height
         var rgb = [UInt8](repeating: 0, count: count * 3)
         switch (format, raw.color) {
         case (.png, _), (.jpeg, 3):
@@ -155,7 +171,7 @@ public enum ImageCodec {
         default:
             throw ImageError(file: file, reason: "unsupported JPEG with \(raw.color) components")
         }
-        return (info, RGBImage(width: info.width, height: info.height, pixels: rgb))
+        return (info, RGBImage(width: width, height: height, pixels: rgb))
     }
 
     private static func mode(_ format: ImageFormat, _ raw: pinpoint_image_info) -> String {

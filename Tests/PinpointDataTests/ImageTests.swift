@@ -1,5 +1,5 @@
 import Foundation
-import PinpointData
+@testable import PinpointData
 import PinpointTensor
 import XCTest
 
@@ -10,8 +10,13 @@ final class ImageTests: XCTestCase {
     struct Fixtures: Decodable {
         struct Resize: Decodable { let source: String; let expected: String }
         struct Mode: Decodable { let file: String; let format: String; let mode: String; let width: Int; let height: Int; let rgb: String }
+        struct Draft: Decodable {
+            let source: String, expected: String
+            let decoded_width: Int, decoded_height: Int, decoded_sha256: String
+        }
         let resize: [Resize]
         let modes: [Mode]
+        let draft: [Draft]
     }
 
     static let fixtures = try! JSONDecoder().decode(Fixtures.self, from: Data(contentsOf: directory.appendingPathComponent("images.json")))
@@ -27,6 +32,25 @@ final class ImageTests: XCTestCase {
             i = j
         }
         return out
+    }
+
+    func testDraftDecodeMatchesPillowsDraft() throws {
+        XCTAssertEqual(Self.fixtures.draft.count, 4)
+        for c in Self.fixtures.draft {
+            let bytes = try ImageCodec.readFile(path(c.source))
+            let (info, image) = try ImageCodec.decode(bytes, file: c.source, draft: (224, 224))
+            XCTAssertEqual(info, try ImageCodec.info(of: bytes, file: c.source), "\(c.source): the info keeps the file's own size")
+            XCTAssertEqual([image.width, image.height], [c.decoded_width, c.decoded_height], c.source)
+            XCTAssertEqual(SHA256.digest(image.pixels).map { String(format: "%02x", $0) }.joined(), c.decoded_sha256, "\(c.source): the reduced decode differs from Pillow's draft")
+            let (_, expected) = try ImageCodec.decode(path: path(c.expected))
+            let diffs = zip(image.resized(width: 224, height: 224).pixels, expected.pixels).map { abs(Int($0) - Int($1)) }
+            XCTAssertEqual(diffs.max(), 0, "\(c.source): \(diffs.filter { $0 > 0 }.count) values differ from Pillow's, by up to \(diffs.max()!)")
+        }
+        // Too small to reduce: the draft is the full decode. PNGs have no reduced decode.
+        for name in ["photo-500x375.jpg", "photo-334x500.jpg", "photo-160x120.jpg", "photo-500x375.expected.png"] {
+            let bytes = try ImageCodec.readFile(path(name))
+            XCTAssertEqual(try ImageCodec.decode(bytes, draft: (224, 224)).image, try ImageCodec.decode(bytes).image, name)
+        }
     }
 
     func testModesFormatsAndRGBConversionMatchPillow() throws {

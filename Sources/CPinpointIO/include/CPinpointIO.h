@@ -30,6 +30,10 @@ typedef struct {
     /// JPEG: 1 when an Adobe marker says CMYK is stored inverted. PNG: 1 when a tRNS chunk exists.
     int flag;
     int progressive;
+    /// The decoded pixels' size: the file's own size, or smaller when a JPEG is decoded at a
+    /// reduced DCT scale.
+    int decoded_width;
+    int decoded_height;
 } pinpoint_image_info;
 
 /// Decodes a JPEG held in memory to 8-bit samples with libjpeg's default (accurate) settings,
@@ -37,8 +41,12 @@ typedef struct {
 /// Returns 0, or -1 with a message in `error`. Images with more than `max_pixels` pixels are
 /// refused before any allocation. As in Pillow, libjpeg's warnings (junk before a marker, a short
 /// segment) are not errors, except data that ends early: a truncated file is refused, never
-/// decoded to an image whose missing part is gray.
+/// decoded to an image whose missing part is gray. With a draft size (both positive), libjpeg's
+/// IDCT produces the image at 1/2, 1/4 or 1/8 of its size (rounded up), the smallest of these that
+/// stays at least draft_width x draft_height, as Pillow's `Image.draft("RGB", size)` does; with
+/// 0 x 0 it decodes at full size.
 int pinpoint_jpeg_decode(const unsigned char *data, size_t size, size_t max_pixels, int header_only,
+                         int draft_width, int draft_height,
                          pinpoint_image_info *info, unsigned char **pixels, char *error, size_t error_size);
 
 /// Encodes 8-bit samples (1 or 3 components) as a baseline JPEG into a malloc'ed buffer.

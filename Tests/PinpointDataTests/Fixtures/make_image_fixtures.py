@@ -7,11 +7,15 @@ Writes into images/ beside this script:
 - photo-WxH.jpg: photo-like JPEGs (smooth shading, textured regions, hard edges, sensor noise)
   at sizes like the Oxford-IIIT Pet images, one smaller than 224 so resizing also enlarges;
   photo-WxH.expected.png: Pillow's Image.open(f).convert("RGB").resize((224, 224)), lossless.
+- draft/*.jpg: JPEGs two to eight times 224 on a side (4:2:0, 4:4:4, progressive, grayscale);
+  draft/*.expected.png: Pillow's Image.open(f), draft("RGB", (224, 224)), convert("RGB"),
+  resize((224, 224)), with the size the draft decoded to and a SHA-256 of its pixels.
 - mode-*.{png,jpg}: small images in every mode the dataset has or a user may bring (RGB PNG named
   .jpg, palette with and without transparency, L, LA, RGBA, 1-bit, 16-bit gray, grayscale,
   CMYK and progressive JPEGs), and images.json with, for each, Pillow's format,
   mode, size and convert("RGB") pixels.
 """
+import hashlib
 import json
 import os
 
@@ -24,7 +28,7 @@ os.makedirs(HERE, exist_ok=True)
 rng = np.random.default_rng(224)
 
 
-def photo(width, height):
+def photo(width, height, noise=6):
     y, x = np.mgrid[0:height, 0:width].astype(np.float64)
     img = np.zeros((height, width, 3))
     for c in range(3):  # smooth shading
@@ -35,7 +39,7 @@ def photo(width, height):
         color = rng.uniform(0, 255, 3)
         texture = 25 * np.sin(x * rng.uniform(0.2, 0.9)) * np.sin(y * rng.uniform(0.2, 0.9))
         img[mask] = color + texture[mask][:, None]
-    img += rng.normal(0, 6, img.shape)  # sensor noise
+    img += rng.normal(0, noise, img.shape)  # sensor noise
     return Image.fromarray(np.clip(img, 0, 255).astype(np.uint8), "RGB")
 
 
@@ -79,9 +83,30 @@ for name in sorted(files):
     entries.append({"file": name, "format": im.format, "mode": im.mode, "width": im.width, "height": im.height,
                     "rgb": rgb.tobytes().hex()})
 
+# After the cases above, so that adding these left the earlier files' random draws unchanged.
+DRAFT = os.path.join(HERE, "draft")
+os.makedirs(DRAFT, exist_ok=True)
+draft_cases = []
+for name, (w, h), convert, options in [
+    ("rgb-900x700.jpg", (900, 700), "RGB", {"quality": 85}),
+    ("rgb444-960x900.jpg", (960, 900), "RGB", {"quality": 75, "subsampling": 0}),
+    ("progressive-700x500.jpg", (700, 500), "RGB", {"quality": 85, "progressive": True}),
+    ("gray-1800x1792.jpg", (1800, 1792), "L", {"quality": 60}),
+]:
+    photo(w, h, noise=2).convert(convert).save(os.path.join(DRAFT, name), **options)
+    im = Image.open(os.path.join(DRAFT, name))
+    im.draft("RGB", (224, 224))
+    decoded = im.convert("RGB")
+    expected = name.replace(".jpg", ".expected.png")
+    decoded.resize((224, 224)).save(os.path.join(DRAFT, expected))
+    draft_cases.append({"source": "draft/" + name, "expected": "draft/" + expected, "decoded_width": decoded.width,
+                        "decoded_height": decoded.height, "decoded_sha256": hashlib.sha256(decoded.tobytes()).hexdigest()})
+
 with open(os.path.join(HERE, "images.json"), "w") as f:
     json.dump({"generator": f"make_image_fixtures.py, Pillow {PIL.__version__}, numpy {np.__version__}",
-               "resize": resize_cases, "modes": entries}, f, indent=1)
-print(f"wrote {len(resize_cases)} resize cases and {len(entries)} mode cases")
+               "resize": resize_cases, "modes": entries, "draft": draft_cases}, f, indent=1)
+print(f"wrote {len(resize_cases)} resize cases, {len(entries)} mode cases and {len(draft_cases)} draft cases")
+for c in draft_cases:
+    print(c["source"], c["decoded_width"], c["decoded_height"])
 for e in entries:
     print(e["file"], e["format"], e["mode"])
