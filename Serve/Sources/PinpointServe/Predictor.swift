@@ -63,11 +63,13 @@ public actor Predictor {
     }
 
     /// The prediction for a decoded image of any size: resized as `pinpoint predict` resizes it.
-    public func predict(_ image: RGBImage) async throws -> Prediction {
+    /// `originalSize` is the file's size when `image` is a draft decode of it: the box's pixels
+    /// are the file's.
+    public func predict(_ image: RGBImage, originalSize: (width: Int, height: Int)? = nil) async throws -> Prediction {
         let size = configuration.imageSize
         let output = try await self.output(for: image.resized(width: size, height: size).pixels)
         let box = configuration.predictedBox(output)
-        let corners = box.pixels(width: image.width, height: image.height)
+        let corners = box.pixels(width: originalSize?.width ?? image.width, height: originalSize?.height ?? image.height)
         let cls = configuration.predictedClass(output)
         return Prediction(box: [corners.xmin, corners.ymin, corners.xmax, corners.ymax], boxNormalized: [box.x, box.y, box.w, box.h],
                           className: cls?.name, probability: cls?.probability)

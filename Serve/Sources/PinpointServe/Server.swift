@@ -16,6 +16,11 @@ public struct ServeOptions: Sendable {
     public var maximumBatch = 16
     /// How long the first request of a batch waits for others.
     public var batchWait: Duration = .milliseconds(5)
+    /// JPEGs are decoded at 1/2, 1/4 or 1/8 scale while they stay at least the model's size
+    /// (`ImageCodec.decode(_:draft:)`, Pillow's `Image.draft`): large photos cost a fraction of a
+    /// full decode and resize, and the boxes differ slightly from `pinpoint predict`'s unless it
+    /// is given `--jpeg-draft` too.
+    public var jpegDraft = false
     /// An image served at GET /sample, for the page's `?sample` preload.
     public var sample: [UInt8]?
 
@@ -77,11 +82,15 @@ public func makeApplication(_ predictor: Predictor, options: ServeOptions) -> so
         let encoded = bytes
         return try await limiter.run {
             var image: RGBImage
-            do { image = try ImageCodec.decode(encoded, maximumPixels: options.maximumPixels).image } catch {
+            let size = predictor.configuration.imageSize
+            do {
+                image = try ImageCodec.decode(encoded, maximumPixels: options.maximumPixels, draft: options.jpegDraft ? (size, size) : nil).image
+            } catch {
                 return failure(.badRequest, "the image cannot be decoded: \(error)")
             }
-            let p = try await predictor.predict(image)
+            let p = try await predictor.predict(image, originalSize: (info.width, info.height))
             if request.uri.queryParameters.get("draw") == "1" {
+                if image.width != info.width { image = try ImageCodec.decode(encoded, maximumPixels: options.maximumPixels).image }
                 let thickness = max(2, min(image.width, image.height) / 150)
                 image.drawBox(xmin: p.box[0].rounded(), ymin: p.box[1].rounded(), xmax: p.box[2].rounded() - 1, ymax: p.box[3].rounded() - 1,
                               color: (255, 0, 0), lineWidth: thickness)

@@ -38,13 +38,14 @@ final class ServeTests: XCTestCase {
         return image
     }
 
-    /// What the library predicts for these bytes: `pinpoint predict`'s computation.
-    static func expected(_ bytes: [UInt8]) throws -> [Double] {
+    /// What the library predicts for these bytes: `pinpoint predict`'s computation (with
+    /// `--jpeg-draft` when `draft`).
+    static func expected(_ bytes: [UInt8], draft: Bool = false) throws -> [Double] {
         let loaded = try LoadedModel(contentsOf: checkpoint)
-        let image = try ImageCodec.decode(bytes).image
         let size = loaded.configuration.imageSize
+        let (info, image) = try ImageCodec.decode(bytes, draft: draft ? (size, size) : nil)
         let output = try loaded.predict([image.resized(width: size, height: size).pixels]).scalars
-        let box = loaded.configuration.predictedBox(output).pixels(width: image.width, height: image.height)
+        let box = loaded.configuration.predictedBox(output).pixels(width: info.width, height: info.height)
         return [box.xmin, box.ymin, box.xmax, box.ymax]
     }
 
@@ -60,11 +61,11 @@ final class ServeTests: XCTestCase {
         try XCTUnwrap(JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any], String(buffer: response.body))
     }
 
-    static func assertBox(_ response: TestResponse, _ bytes: [UInt8], file: StaticString = #filePath, line: UInt = #line) throws {
+    static func assertBox(_ response: TestResponse, _ bytes: [UInt8], draft: Bool = false, file: StaticString = #filePath, line: UInt = #line) throws {
         XCTAssertEqual(response.status, .ok, String(buffer: response.body), file: file, line: line)
         let answer = try Self.object(response)
         let box = try XCTUnwrap(answer["box"] as? [Double], file: file, line: line)
-        for (got, want) in zip(box, try Self.expected(bytes)) { XCTAssertEqual(got, want, accuracy: 1e-6 * max(1, abs(want)), file: file, line: line) }
+        for (got, want) in zip(box, try Self.expected(bytes, draft: draft)) { XCTAssertEqual(got, want, accuracy: 1e-6 * max(1, abs(want)), file: file, line: line) }
         XCTAssertEqual((answer["box_normalized"] as? [Double])?.count, 4, file: file, line: line)
         XCTAssertTrue(answer["class"] is NSNull, "the CNN has no class head", file: file, line: line)
         XCTAssertEqual((answer["model"] as? [String: Any])?["architecture"] as? String, "seed-cnn", file: file, line: line)
@@ -101,6 +102,23 @@ final class ServeTests: XCTestCase {
                 let drawn = try ImageCodec.decode(Array(buffer: response.body)).image
                 XCTAssertEqual([drawn.width, drawn.height], [64, 48])
                 XCTAssertNotEqual(drawn.pixels, Self.picture(1).pixels, "the box is drawn")
+            }
+        }
+    }
+
+    /// With `jpegDraft` a JPEG four times the model's size is decoded at 1/4 scale: the answer is
+    /// the library's for that decode, in the file's pixels, and `?draw=1` draws on the full image.
+    func testJPEGDraftAnswersAsTheLibrarysDraftDecode() async throws {
+        let jpeg = try ImageCodec.encodeJPEG(Self.picture(3, width: 160, height: 136))
+        XCTAssertEqual(try ImageCodec.decode(jpeg, draft: (32, 32)).image.width, 40, "a quarter-scale decode")
+        let full = try Self.expected(jpeg), draft = try Self.expected(jpeg, draft: true)
+        XCTAssertGreaterThan(zip(full, draft).map { abs($0 - $1) }.max()!, 1e-3, "the two decodes give boxes the test can tell apart")
+        let (app, _) = try application { $0.jpegDraft = true }
+        try await app.test(.live) { client in
+            try await client.execute(uri: "/predict", method: .post, body: ByteBuffer(bytes: jpeg)) { try Self.assertBox($0, jpeg, draft: true) }
+            try await client.execute(uri: "/predict?draw=1", method: .post, body: ByteBuffer(bytes: jpeg)) { response in
+                let drawn = try ImageCodec.decode(Array(buffer: response.body)).image
+                XCTAssertEqual([drawn.width, drawn.height], [160, 136])
             }
         }
     }
