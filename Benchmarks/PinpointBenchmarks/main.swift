@@ -179,7 +179,7 @@ if let pinpointSGEMM = pp_kernels().pointee.sgemm {
     }
 }
 
-// Data: TFRecord read + CRC, and JPEG decode + resize of 500x375 photos to 224x224.
+// Data: TFRecord read + CRC, and JPEG decode + resize of 500x375 and 752x800 photos to 224x224.
 let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("pinpoint-bench-\(getpid())").path
 try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
 defer { try? FileManager.default.removeItem(atPath: scratch) }
@@ -214,6 +214,19 @@ for threads in Set([1, Parallelism.threadCount]).sorted() {
     }
     printLine("jpeg 500x375 decode+resize 224, \(threads) thread\(threads == 1 ? "" : "s")",
               String(format: "%8.1f images/s", Double(photos.count) / seconds))
+}
+// A photo several times the model's input, decoded in full or as a draft (1/2 scale here): what
+// the prediction service spends per request before the model.
+let bigPhoto: [UInt8] = try {
+    var pixels = [UInt8](repeating: 0, count: 752 * 800 * 3)
+    for i in 0..<pixels.count { pixels[i] = UInt8((i / 3 % 752 + i / (752 * 3)) % 256 / 2 + Int(photoRNG.nextUnitFloat() * 64)) }
+    return try ImageCodec.encodeJPEG(RGBImage(width: 752, height: 800, pixels: pixels), quality: 90)
+}()
+for (label, draft) in [("full", nil), ("draft", (224, 224))] as [(String, (Int, Int)?)] {
+    let seconds = measure(options.repeats) {
+        for _ in 0..<8 { _ = try! ImageCodec.decode(bigPhoto, draft: draft).image.resized(width: 224, height: 224) }
+    }
+    printLine("jpeg 752x800 \(label) decode+resize 224, 1 thread", String(format: "%8.1f images/s", 8 / seconds))
 }
 
 // MobileNetV2: the depthwise kernels at the 224x224 backbone's stride-1 and stride-2 shapes,
