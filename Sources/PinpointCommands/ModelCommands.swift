@@ -398,7 +398,8 @@ struct Predict: ParsableCommand {
         for path in images {
             do {
                 let bytes = try ImageCodec.readFile(path)
-                var (info, image) = try ImageCodec.decode(bytes, file: path, draft: jpegDraft ? (size, size) : nil)
+                let (info, decoded) = try ImageCodec.decode(bytes, file: path, draft: jpegDraft ? (size, size) : nil)
+                var image = decoded
                 let output = try loaded.predict([image.resized(width: size, height: size).pixels]).scalars
                 let box = loaded.configuration.predictedBox(output).pixels(width: info.width, height: info.height)
                 let cls = loaded.configuration.predictedClass(output)

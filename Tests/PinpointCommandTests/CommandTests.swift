@@ -1,6 +1,7 @@
 import Foundation
 import PinpointData
 import PinpointModels
+import PinpointTraining
 import XCTest
 
 /// Runs the built `pinpoint` executable as a user would: exit statuses, standard output and error.
@@ -341,6 +342,24 @@ final class CommandTests: XCTestCase {
         let line = try JSONSerialization.jsonObject(with: Data(predict.output.split(separator: "\n")[0].utf8)) as! [String: Any]
         XCTAssertEqual((line["box"] as? [Double])?.count, 4)
         XCTAssertTrue(FileManager.default.fileExists(atPath: directory + "/drawn/" + image.replacingOccurrences(of: ".jpg", with: ".png")))
+
+        // --jpeg-draft: a JPEG 10x7.5 times the model's 16 pixels is decoded at 1/4 scale; the box is
+        // the library's for that decode, in the file's pixels, and the picture is drawn at full size.
+        var photo = RGBImage(width: 160, height: 120)
+        for i in photo.pixels.indices { photo.pixels[i] = UInt8((i * 7 + i / 480 * 13) % 256) }
+        photo.fillRectangle(30, 20, 90, 70, color: (240, 240, 240))
+        let jpeg = directory + "/big.jpg"
+        try Data(ImageCodec.encodeJPEG(photo)).write(to: URL(fileURLWithPath: jpeg))
+        let drafted = try pinpoint("predict", "--model", ckpt, jpeg, "--json", "--jpeg-draft", "--out", directory + "/drafted")
+        XCTAssertEqual(drafted.status, 0, drafted.error)
+        let loaded = try LoadedModel(contentsOf: ckpt)
+        let (info, reduced) = try ImageCodec.decode(ImageCodec.readFile(jpeg), draft: (16, 16))
+        XCTAssertEqual([reduced.width, reduced.height], [40, 30])
+        let output = try loaded.predict([reduced.resized(width: 16, height: 16).pixels]).scalars
+        let expected = loaded.configuration.predictedBox(output).pixels(width: info.width, height: info.height)
+        let box = try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(drafted.output.utf8)) as? [String: Any])?["box"] as? [Double])
+        for (got, want) in zip(box, [expected.xmin, expected.ymin, expected.xmax, expected.ymax]) { XCTAssertEqual(got, want, accuracy: 1e-9) }
+        XCTAssertEqual(try ImageCodec.info(path: directory + "/drafted/big.png").width, 160)
 
         let summary = try pinpoint("summary", "--model", "seed-cnn", "--image-size", "224")
         XCTAssertTrue(summary.output.contains("Total params: 51,773,764"), summary.output)
