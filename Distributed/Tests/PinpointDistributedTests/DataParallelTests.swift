@@ -76,8 +76,13 @@ final class DataParallelTests: XCTestCase {
     }
 
     /// Global batch 40 on 2 ranks against batch 40 in one process: the same Dropout masks, the same
-    /// averaged gradients (summed in another order), so the same weights within float rounding:
-    /// each parameter tensor within 1e-5 of its norm. (The optimizer's slots are compared by the
+    /// averaged gradients (summed in another order), so the same weights up to float rounding as
+    /// RMSprop amplifies it: each parameter tensor within 1e-3 of its norm. RMSprop divides by the
+    /// root of the squared gradients, so the rounding of a near-zero gradient becomes a step of
+    /// the learning rate's size; the biases, which start at zero, show it most. After 2 epochs the
+    /// worst tensor was 1.7e-6 of its norm with the avx512 kernels, 2.1e-6 with generic and 2.7e-4
+    /// with avx2 (its kernel tensors within 2.5e-6); averaging the gradients wrongly, as without
+    /// per-global-sample Dropout masks, is 0.5 off. (The optimizer's slots are compared by the
     /// weights they move; a slot's near-zero elements differ by more, relative to its own norm.)
     func testTwoRanksTrainTheWeightsOneProcessDoes() throws {
         let data = try records(pets: 110)
@@ -95,7 +100,7 @@ final class DataParallelTests: XCTestCase {
             let difference = zip(x, y).map { Double($0 - $1) * Double($0 - $1) }.reduce(0, +).squareRoot() / Swift.max(norm, 1e-30)
             if difference > worst.difference { worst = (name, difference) }
         }
-        XCTAssertLessThanOrEqual(worst.difference, 1e-5, "\(worst.name): |two ranks - one process| / |one process|")
+        XCTAssertLessThanOrEqual(worst.difference, 1e-3, "\(worst.name): |two ranks - one process| / |one process|")
         XCTAssertGreaterThan(a.keys.filter { !$0.hasPrefix("optimizer.") }.count, 10)
         print("2 ranks against 1 process after 2 epochs: worst relative difference \(worst.difference) (\(worst.name))")
     }
