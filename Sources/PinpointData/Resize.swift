@@ -59,9 +59,7 @@ private let half = Int32(1) << Int32(precisionBits - 1)
 // values to under 1.3, so 255 times them stays far below Int32's range.
 
 /// The horizontal pass over `lines` rows of interleaved RGB: each output pixel a weighted sum of
-/// consecutive input pixels. A pixel's three channels are summed as one 4-lane vector loaded from
-/// 4 bytes (the fourth, the next pixel's red, is multiplied and dropped); only the image's very
-/// last pixel has no byte after it, and outputs that read it are summed channel by channel.
+/// consecutive input pixels.
 private func resampleRows(_ src: UnsafePointer<UInt8>, lines: Int, inputWidth: Int, _ c: Coefficients,
                           into dst: UnsafeMutablePointer<UInt8>) {
     let outputs = c.starts.count
@@ -69,22 +67,13 @@ private func resampleRows(_ src: UnsafePointer<UInt8>, lines: Int, inputWidth: I
         for line in 0..<lines {
             let row = src + line * inputWidth * 3, out = dst + line * outputs * 3
             for o in 0..<outputs {
-                let p = row + c.starts[o] * 3, w = weights.baseAddress! + o * c.taps, count = c.counts[o]
-                if line < lines - 1 || c.starts[o] + count < inputWidth {
-                    var sum = SIMD4<Int32>(repeating: half)
-                    for j in 0..<count {
-                        let pixel = UnsafeRawPointer(p + 3 * j).loadUnaligned(as: SIMD4<UInt8>.self)
-                        sum &+= SIMD4<Int32>(truncatingIfNeeded: pixel) &* w[j]
-                    }
-                    out[3 * o] = clip8(sum[0]); out[3 * o + 1] = clip8(sum[1]); out[3 * o + 2] = clip8(sum[2])
-                } else {
-                    var r = half, g = half, b = half
-                    for j in 0..<count {
-                        let k = w[j]
-                        r &+= Int32(p[3 * j]) &* k; g &+= Int32(p[3 * j + 1]) &* k; b &+= Int32(p[3 * j + 2]) &* k
-                    }
-                    out[3 * o] = clip8(r); out[3 * o + 1] = clip8(g); out[3 * o + 2] = clip8(b)
+                let p = row + c.starts[o] * 3, w = weights.baseAddress! + o * c.taps
+                var r = half, g = half, b = half
+                for j in 0..<c.counts[o] {
+                    let k = w[j]
+                    r &+= Int32(p[3 * j]) &* k; g &+= Int32(p[3 * j + 1]) &* k; b &+= Int32(p[3 * j + 2]) &* k
                 }
+                out[3 * o] = clip8(r); out[3 * o + 1] = clip8(g); out[3 * o + 2] = clip8(b)
             }
         }
     }
