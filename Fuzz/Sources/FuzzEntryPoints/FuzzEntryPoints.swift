@@ -39,9 +39,9 @@ public enum FuzzEntryPoints {
     }
 
     /// JPEG and PNG through libjpeg and libpng's C shims: header only, then the whole decode and
-    /// a resize, then a draft decode (reduced in the IDCT) and a resize, with a declared-size bound of 4 megapixels (the production bound, Pillow's 89,
-    /// lets a 200-byte file decode to a legal 57-megapixel image, which takes seconds under the
-    /// sanitizers).
+    /// a resize, then a draft decode (reduced in the IDCT) and a resize, with a declared-size
+    /// bound of 4 megapixels (the production bound, Pillow's 89, lets a 200-byte file decode to a
+    /// legal 57-megapixel image, which takes seconds under the sanitizers).
     public static func image(_ bytes: [UInt8]) {
         _ = try? ImageCodec.info(of: bytes, file: "fuzz.jpg")
         if let (_, image) = try? ImageCodec.decode(bytes, file: "fuzz.jpg", maximumPixels: 1 << 22) {
