@@ -116,8 +116,10 @@ void PP_FN(pp_fill_table)(pp_kernel_table *t) {
     t->activation_gradient_rows = PP_FN(pp_activation_gradient_rows);
     t->rmsprop_update = PP_FN(pp_rmsprop_update);
     t->depthwise3x3_row = PP_FN(pp_depthwise3x3_row);
+    t->depthwise3x3_row_streaming = PP_FN(pp_depthwise3x3_row_streaming);
     t->depthwise3x3_kernel_gradient_row = PP_FN(pp_depthwise3x3_kernel_gradient_row);
-    t->depthwise_scatter_row = PP_FN(pp_depthwise_scatter_row);
+    t->depthwise3x3_kernel_gradient_row_streaming = PP_FN(pp_depthwise3x3_kernel_gradient_row_streaming);
+    t->depthwise_gather_row = PP_FN(pp_depthwise_gather_row);
     t->bias_activation_rows = PP_FN(pp_bias_activation_rows);
     t->batch_norm_moments = PP_FN(pp_batch_norm_moments);
     t->batch_norm_rows = PP_FN(pp_batch_norm_rows);

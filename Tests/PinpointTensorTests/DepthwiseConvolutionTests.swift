@@ -48,24 +48,36 @@ final class DepthwiseConvolutionTests: XCTestCase, OpTesting {
 
 /// The depthwise kernels of every kernel set this CPU runs against float64 and the scalar loop.
 final class DepthwiseConvolutionKernelSetTests: XCTestCase, KernelSetTesting {
-    func testTheDepthwiseScatterAddsAsTheScalarLoopDoes() {
+    func testTheDepthwiseGatherSumsAsTheScalarScatterDoes() {
         var rng = SeededGenerator(seed: 20)
-        // Stride 2, window 3, one column of padding: the first and last taps fall off the edges.
-        let (window, width, stride, padBefore, inputWidth, channels) = (3, 4, 2, 1, 8, 32)
-        let dy = random(width * channels, &rng), taps = random(window * channels, &rng), start = random(inputWidth * channels, &rng)
-        var expected = start
-        for kw in 0..<window {
-            for ow in 0..<width {
-                let iw = ow * stride - padBefore + kw
-                guard iw >= 0 && iw < inputWidth else { continue }
-                for ch in 0..<channels { expected[iw * channels + ch] += dy[ow * channels + ch] * taps[kw * channels + ch] }
+        // Two output rows seeing one input row; stride 2, window 3, one column of padding: the
+        // first and last taps fall off the edges, and input column 7 gets no output pixel's tap
+        // at all (it stays zero). Then stride 1 and dilation 2.
+        for (window, width, stride, padBefore, dilation, inputWidth) in [(3, 4, 2, 1, 1, 8), (3, 5, 1, 1, 2, 5)] {
+            let channels = 32
+            let dy = (0..<2).map { _ in random(width * channels, &rng) }, taps = (0..<2).map { _ in random(window * channels, &rng) }
+            var expected = [Float](repeating: 0, count: inputWidth * channels)
+            for r in 0..<2 {
+                for kw in 0..<window {
+                    for ow in 0..<width {
+                        let iw = ow * stride - padBefore + kw * dilation
+                        guard iw >= 0 && iw < inputWidth else { continue }
+                        for ch in 0..<channels { expected[iw * channels + ch] += dy[r][ow * channels + ch] * taps[r][kw * channels + ch] }
+                    }
+                }
             }
-        }
-        forEachSupportedSet { set, table in
-            var dx = start
-            table.depthwise_scatter_row(dy, taps, Int32(window), Int32(width), Int32(stride), Int32(padBefore), 1, Int32(inputWidth),
-                                        Int32(channels), &dx)
-            XCTAssertEqual(dx.map(\.bitPattern), expected.map(\.bitPattern), "\(set)")
+            forEachSupportedSet { set, table in
+                var dx = [Float](repeating: .nan, count: inputWidth * channels)
+                dy[0].withUnsafeBufferPointer { dy0 in dy[1].withUnsafeBufferPointer { dy1 in
+                    taps[0].withUnsafeBufferPointer { t0 in taps[1].withUnsafeBufferPointer { t1 in
+                        let dyRows = [dy0.baseAddress!, dy1.baseAddress!]
+                        let tapRows = [t0.baseAddress!, t1.baseAddress!]
+                        table.depthwise_gather_row(dyRows, tapRows, 2, Int32(window), Int32(stride), Int32(padBefore), Int32(dilation),
+                                                   Int32(width), Int32(inputWidth), Int32(channels), &dx)
+                    } }
+                } }
+                XCTAssertEqual(dx.map(\.bitPattern), expected.map(\.bitPattern), "\(set) stride \(stride) dilation \(dilation)")
+            }
         }
     }
 
@@ -81,6 +93,13 @@ final class DepthwiseConvolutionKernelSetTests: XCTestCase, KernelSetTesting {
                 table.depthwise3x3_row(x, rowStride, step, Int32(c), taps, Int32(kernelRows), Int32(count), &out)
                 var dk = start
                 table.depthwise3x3_kernel_gradient_row(x, rowStride, step, Int32(c), dy, Int32(kernelRows), Int32(count), &dk)
+                // The streaming forms (pixel by pixel in address order) give the same values, bit for bit.
+                var streamed = [Float](repeating: .nan, count: count * c), streamedDk = start
+                table.depthwise3x3_row_streaming(x, rowStride, step, Int32(c), taps, Int32(kernelRows), Int32(count), &streamed)
+                table.depthwise3x3_kernel_gradient_row_streaming(x, rowStride, step, Int32(c), dy, Int32(kernelRows), Int32(count),
+                                                                 &streamedDk)
+                XCTAssertEqual(streamed.map(\.bitPattern), out.map(\.bitPattern), "\(set) stride \(stride) rows \(kernelRows) streaming")
+                XCTAssertEqual(streamedDk.map(\.bitPattern), dk.map(\.bitPattern), "\(set) stride \(stride) rows \(kernelRows) streaming dk")
                 for ch in 0..<c {
                     for i in 0..<count {
                         var sum = 0.0

@@ -103,9 +103,16 @@ typedef struct {
     /// then added), for `count` pixels; taps [kernel_rows, 3, channels].
     void (*depthwise3x3_row)(const float *r0, ptrdiff_t row_stride, ptrdiff_t step, int channels, const float *taps,
                              int kernel_rows, int count, float *out);
+    /// The same values, bit for bit, computed pixel by pixel (each pixel's channel groups
+    /// together) so the input rows stream in address order: for activations read from memory.
+    void (*depthwise3x3_row_streaming)(const float *r0, ptrdiff_t row_stride, ptrdiff_t step, int channels, const float *taps,
+                                       int kernel_rows, int count, float *out);
     /// dk[(kh * 3 + kw) * channels + ch] += the sum over the `count` pixels of x * dy.
     void (*depthwise3x3_kernel_gradient_row)(const float *r0, ptrdiff_t row_stride, ptrdiff_t step, int channels,
                                              const float *dy, int kernel_rows, int count, float *dk);
+    /// The same sums, bit for bit, pixel by pixel as depthwise3x3_row_streaming reads them.
+    void (*depthwise3x3_kernel_gradient_row_streaming)(const float *r0, ptrdiff_t row_stride, ptrdiff_t step, int channels,
+                                                       const float *dy, int kernel_rows, int count, float *dk);
 
     // 2x2, stride-2 max pooling with its windows' maximum cells (MaxPoolWindows in
     // Sources/PinpointTensor/ConvolutionPooling.swift); channels in multiples of 16.
@@ -134,13 +141,16 @@ typedef struct {
     void (*rmsprop_update)(float *w, float *v, float *_Nullable m, const float *g, ptrdiff_t n, float learning_rate,
                            float rho, float momentum, float epsilon);
 
-    /// One output row's share of a depthwise convolution's input gradient (channel multiplier 1,
-    /// channels in multiples of 16): for each of the `window` taps of one kernel row (taps[kw *
-    /// channels + ch]) and each of the `width` output pixels, dx[iw] += dy[ow] * tap, iw = ow *
-    /// stride - pad_before + kw * dilation where it lies in [0, input_width); kw, then ow, as the
-    /// scalar scatter adds them.
-    void (*depthwise_scatter_row)(const float *dy, const float *taps, int window, int width, int stride, int pad_before,
-                                  int dilation, int input_width, int channels, float *dx);
+    /// One input row of a depthwise convolution's input gradient (channel multiplier 1, channels
+    /// in multiples of 16), written once: dx[iw * channels + ch] = the sum, over the `row_count`
+    /// output rows that see this input row (dy_rows, each with its kernel row tap_rows[r][kw *
+    /// channels + ch], in ascending output row order) and over the kernel columns kw whose output
+    /// pixel ow exists (iw = ow * stride - pad_before + kw * dilation, ow in [0, output_width)),
+    /// of dy[ow] * tap, each product rounded, then added from zero in that order: what scattering
+    /// each output row into a zeroed dx gives (at most 16 kernel columns).
+    void (*depthwise_gather_row)(const float *_Nonnull const *_Nonnull dy_rows, const float *_Nonnull const *_Nonnull tap_rows,
+                                 int row_count, int window, int stride, int pad_before, int dilation, int output_width,
+                                 int input_width, int channels, float *dx);
 
     /// p = activation(p + bias) in place for `rows` rows of `columns` values; bias (columns
     /// values) may be NULL. Each operation is rounded as written, max and min as Swift's

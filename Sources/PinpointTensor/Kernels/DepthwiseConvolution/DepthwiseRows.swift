@@ -5,13 +5,15 @@ import Foundation
 /// each output pixel's 16-channel groups accumulate in a SIMD register over the kernel's taps
 /// and are stored once (the general loop above adds into the output row once per tap: 9 loads
 /// and stores of every output value for a 3x3 kernel). `image` is addressed as the whole image;
-/// only the rows this output row's window covers are read.
+/// only the rows this output row's window covers are read. `streaming` (an image read from
+/// memory, not cache) reads the interior pixel by pixel in address order; both orders give the
+/// same values.
 @inline(__always)
 func depthwiseRow(_ image: UnsafePointer<Float>, _ taps: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, oh: Int,
-                  _ g: WindowGeometry) {
+                  _ g: WindowGeometry, streaming: Bool = false) {
     let w = g.width
     if g.height.window == 3 && w.window == 3 && g.height.dilation == 1 && w.dilation == 1,
-       let interior = depthwiseRow3x3(image, taps, out, oh: oh, g) {
+       let interior = depthwiseRow3x3(image, taps, out, oh: oh, g, streaming: streaming) {
         for ow in 0..<w.output where !interior.contains(ow) { depthwisePixel(image, taps, out + ow * g.channels, oh: oh, ow: ow, g) }
         return
     }
@@ -24,7 +26,7 @@ func depthwiseRow(_ image: UnsafePointer<Float>, _ taps: UnsafePointer<Float>, _
 /// nil when fewer than two of the window's rows are inside the image.
 @inline(__always)
 private func depthwiseRow3x3(_ image: UnsafePointer<Float>, _ taps: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, oh: Int,
-                             _ g: WindowGeometry) -> Range<Int>? {
+                             _ g: WindowGeometry, streaming: Bool) -> Range<Int>? {
     let h = g.height, w = g.width, c = g.channels
     let top = h.start(oh)
     let firstRow = Swift.max(0, -top), rowCount = Swift.min(3, h.input - top) - firstRow
@@ -34,8 +36,9 @@ private func depthwiseRow3x3(_ image: UnsafePointer<Float>, _ taps: UnsafePointe
     let end = Swift.max(first, Swift.min(w.output, w.input - 3 + w.padBefore >= 0 ? (w.input - 3 + w.padBefore) / w.stride + 1 : 0))
     let rowStride = w.input * c, step = w.stride * c
     if end > first {
-        kernels.depthwise3x3_row(image + (top + firstRow) * rowStride + (first * w.stride - w.padBefore) * c, rowStride, step, Int32(c),
-                                 taps + firstRow * 3 * c, Int32(rowCount), Int32(end - first), out + first * c)
+        let row = streaming ? kernels.depthwise3x3_row_streaming : kernels.depthwise3x3_row
+        row(image + (top + firstRow) * rowStride + (first * w.stride - w.padBefore) * c, rowStride, step, Int32(c),
+            taps + firstRow * 3 * c, Int32(rowCount), Int32(end - first), out + first * c)
     }
     return first..<end
 }
@@ -85,9 +88,9 @@ func rotatedHalfTurn(_ kernel: Tensor) -> Tensor {
 /// Adds output row `oh`'s contribution to the gradient of a 3x3 kernel (multiplier 1, channels
 /// in multiples of 16, undilated): dk[kh, kw, c] += x[ih, iw, c] * dy[oh, ow, c]. The row's
 /// interior columns accumulate the nine taps in registers per 16-channel group and add them to
-/// `dk` once; edge pixels take a per-tap loop.
+/// `dk` once; edge pixels take a per-tap loop. `streaming` as for `depthwiseRow`.
 func depthwiseKernelGradientRow(_ image: UnsafePointer<Float>, _ dyRow: UnsafePointer<Float>, _ dk: UnsafeMutablePointer<Float>,
-                                        oh: Int, _ g: WindowGeometry) {
+                                oh: Int, _ g: WindowGeometry, streaming: Bool) {
     typealias V = SIMD16<Float>
     let h = g.height, w = g.width, c = g.channels
     let top = h.start(oh)
@@ -100,9 +103,9 @@ func depthwiseKernelGradientRow(_ image: UnsafePointer<Float>, _ dyRow: UnsafePo
     func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
     func add(_ p: UnsafeMutablePointer<Float>, _ v: V) { UnsafeMutableRawPointer(p).storeBytes(of: load(p) + v, as: V.self) }
     if end > first {
-        kernels.depthwise3x3_kernel_gradient_row(image + (top + firstRow) * rowStride + (first * w.stride - w.padBefore) * c, rowStride,
-                                                 step, Int32(c), dyRow + first * c, Int32(rowCount), Int32(end - first),
-                                                 dk + firstRow * 3 * c)
+        let row = streaming ? kernels.depthwise3x3_kernel_gradient_row_streaming : kernels.depthwise3x3_kernel_gradient_row
+        row(image + (top + firstRow) * rowStride + (first * w.stride - w.padBefore) * c, rowStride, step, Int32(c), dyRow + first * c,
+            Int32(rowCount), Int32(end - first), dk + firstRow * 3 * c)
     }
     // Edge columns (and rows with fewer than two kernel rows inside): tap by tap.
     for ow in 0..<w.output where ow < first || ow >= end {
