@@ -3,8 +3,10 @@
 // this file in `#pragma clang attribute push(__attribute__((target(...))), apply_to = function)`.
 //
 // Vectors are 16 floats whatever the set: one zmm register with AVX-512, two ymm with AVX2, four
-// xmm with SSE2. Register blocks are sized for the AVX-512 file's 32 registers; the narrower
-// sets spill a little and stay correct.
+// xmm with SSE2. Register blocks are sized for the AVX-512 file's 32 registers (PP_REGISTERS);
+// the GEMM blocks that stream a large operand have a 16-register form as well, since spilling
+// their accumulators halved the AVX2 set's speed there. Elsewhere the narrower sets spill a
+// little and stay correct.
 #include <stdlib.h>
 #include <string.h>
 
