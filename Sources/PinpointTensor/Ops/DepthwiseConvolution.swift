@@ -15,6 +15,9 @@ import CPinpointKernels
 /// streamed, its 192 at 28x28 (24 MB) 1.6x faster.
 let depthwiseStreamingBytes = 20 << 20
 
+/// Whether the depthwise rows read `input` with the streaming kernels.
+private func readsStreaming(_ input: Tensor) -> Bool { input.count * MemoryLayout<Float>.stride > depthwiseStreamingBytes }
+
 private func depthwiseGeometry(_ inputShape: [Int], _ kernelShape: [Int], _ strides: (Int, Int), _ padding: Padding,
                                _ dilation: (Int, Int), _ operation: String) -> (WindowGeometry, multiplier: Int) {
     do {
@@ -47,7 +50,7 @@ public func depthwiseConv2D(_ input: Tensor, kernel: Tensor, strides: (Int, Int)
     let h = g.height, w = g.width, c = g.channels, cm = c * m
     let epilogue = BiasActivation(bias: bias, activation: activation, channels: cm, operation: "depthwiseConv2D")
     let src = x.basePointer, taps = k.basePointer
-    let streaming = x.count * MemoryLayout<Float>.stride > depthwiseStreamingBytes
+    let streaming = readsStreaming(x)
     return withExtendedLifetime((x, k, epilogue.bias)) {
         Tensor(shape: g.outputShape(channels: cm)) { out, _ in
             parallelChunks(g.batch * h.output, costPerItem: w.output * cm * h.window * w.window) { rows in
@@ -105,8 +108,9 @@ public func depthwiseConv2DBackpropInput(_ outputGradient: Tensor, kernel: Tenso
     let grad = dy.basePointer, taps = k.basePointer
     if m == 1 && c % 16 == 0 && w.window <= 16 {
         // Input row by input row, each written once from the output rows that see it (a
-        // gather): scattering output rows into a zeroed image wrote the image once to zero it and
-        // read and wrote each row again per kernel tap, from L2 once an image is larger than it.
+        // gather): a scatter of output rows into a zeroed image writes the image once to zero it,
+        // then reads and writes each row again per kernel tap, and where the image is larger than
+        // L2 its zeroed rows have left the cache before the scatter reaches them.
         return withExtendedLifetime((dy, k)) {
             Tensor(shape: inputShape) { dx, _ in
                 parallelChunks(g.batch * h.input, costPerItem: w.input * c * h.window * w.window / (h.stride * w.stride)) { rows in
@@ -181,7 +185,7 @@ public func depthwiseConv2DBackpropKernel(_ input: Tensor, outputGradient: Tenso
     let count = elementCount(kernelShape)
     let rows = g.batch * h.output
     let vectorized = m == 1 && c % 16 == 0 && h.window == 3 && w.window == 3 && dilation == (1, 1)
-    let streaming = x.count * MemoryLayout<Float>.stride > depthwiseStreamingBytes
+    let streaming = readsStreaming(x)
     return withExtendedLifetime((x, dy)) {
         Tensor(shape: kernelShape) { dk, _ in
             let workers = Swift.max(1, Swift.min(Parallelism.threadCount, rows))
